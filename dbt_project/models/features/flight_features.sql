@@ -1,0 +1,140 @@
+{{
+    config(
+        unique_key='flight_date',
+        meta={'lake_export': 'daily', 'partition_column': 'flight_date'},
+    )
+}}
+{#-
+  One row per scheduled flight of the partition window, with features known before its scheduled
+  departure: the published schedule of its day, weather at the origin at the scheduled hour (a
+  forecast proxy), plane attributes, and outcome history strictly before its day. Label columns
+  (label_*) are outcomes and never features.
+-#}
+{%- set history_days = 28 -%}
+{%- set grains = {
+    'route': ['origin', 'dest'],
+    'carrier': ['carrier'],
+    'origin': ['origin'],
+    'dest': ['dest'],
+    'flight': ['carrier', 'flight'],
+    'tail': ['tailnum'],
+    'origin_hour': ['origin', 'sched_dep_hour'],
+} -%}
+{%- set windows = [
+    ('route', 7), ('route', 28), ('carrier', 1), ('carrier', 7), ('carrier', 28),
+    ('origin', 1), ('origin', 7), ('dest', 7), ('dest', 28), ('flight', 28), ('tail', 7),
+    ('origin_hour', 28),
+] -%}
+
+with history as (
+    select *
+    from {{ ref('stg_flights') }}
+    where flight_date >= {{ window_date('min_date') }} - interval {{ history_days }} day
+      and flight_date < {{ window_date('max_date') }}
+),
+
+targets as (
+    select * from history where {{ in_window('flight_date') }}
+),
+
+{% for name, keys in grains.items() %}
+daily_{{ name }} as (
+    select
+        flight_date,
+        {{ keys | join(', ') }},
+        count(*) as n_flights,
+        count(*) filter (where not is_cancelled) as n_departed,
+        count(arr_delay) as n_arrived,
+        count(*) filter (where arr_delay > 15) as n_delayed,
+        count(*) filter (where is_cancelled) as n_cancelled,
+        sum(dep_delay) as sum_dep_delay
+    from history
+    group by all
+),
+{% endfor %}
+
+{% for name, days in windows %}
+hist_{{ name }}_{{ days }} as (
+    {{ trailing_history('daily_' ~ name, 'targets', grains[name], name, days) }}
+),
+{% endfor %}
+
+schedule as (
+    -- Congestion from the published schedule (cancelled flights included: they were scheduled).
+    select
+        flight_id,
+        count(*) over (partition by flight_date, origin, sched_dep_hour) as origin_hour_scheduled,
+        count(*) over (partition by flight_date, origin) as origin_day_scheduled,
+        count(*) over (partition by flight_date, dest) as dest_day_scheduled,
+        count(*) over (partition by flight_date, carrier) as carrier_day_scheduled,
+        case when tailnum is not null then count(*) over (partition by flight_date, tailnum) end
+            as tail_day_legs,
+        case when tailnum is not null
+            then row_number() over (partition by flight_date, tailnum order by sched_dep_time, flight_id)
+        end as tail_leg_number
+    from targets
+)
+
+select
+    t.flight_id,
+    t.flight_date,
+    t.carrier,
+    t.flight,
+    t.tailnum,
+    t.origin,
+    t.dest,
+    t.route,
+    -- schedule and calendar
+    t.distance,
+    t.sched_dep_hour,
+    t.sched_dep_hour * 60 + t.sched_dep_minute as sched_dep_minute_of_day,
+    (t.sched_arr_time // 100) * 60 + t.sched_arr_time % 100 as sched_arr_minute_of_day,
+    isodow(t.flight_date) as day_of_week,
+    month(t.flight_date) as month,
+    dayofyear(t.flight_date) as day_of_year,
+    s.origin_hour_scheduled,
+    s.origin_day_scheduled,
+    s.dest_day_scheduled,
+    s.carrier_day_scheduled,
+    s.tail_day_legs,
+    s.tail_leg_number,
+    -- weather at the origin at the scheduled hour
+    w.temp,
+    w.dewp,
+    w.humid,
+    w.wind_dir,
+    w.wind_speed,
+    w.wind_gust,
+    w.precip,
+    w.pressure,
+    w.visib,
+    -- plane
+    year(t.flight_date) - p.plane_year as plane_age,
+    p.seats,
+    p.engines,
+    -- outcome history strictly before the flight's day
+    {% for name, days in windows %}
+    h_{{ name }}_{{ days }}.{{ name }}_flights_{{ days }}d,
+    h_{{ name }}_{{ days }}.{{ name }}_delay_rate_{{ days }}d,
+    h_{{ name }}_{{ days }}.{{ name }}_cancel_rate_{{ days }}d,
+    h_{{ name }}_{{ days }}.{{ name }}_mean_dep_delay_{{ days }}d,
+    {% endfor %}
+    greatest(
+        {% for name, days in windows %}h_{{ name }}_{{ days }}.{{ name }}_{{ days }}d_max_day{{ ',' if not loop.last }}{% endfor %}
+    ) as history_max_day,
+    -- labels (outcomes of this flight)
+    case when t.arr_delay is not null then (t.arr_delay > 15)::integer end as label_arr_delayed,
+    case when t.dep_delay is not null then (t.dep_delay > 30)::integer end as label_dep_delayed_30,
+    t.arr_delay as label_arr_delay_minutes,
+    t.is_cancelled::integer as label_cancelled
+from targets as t
+inner join schedule as s using (flight_id)
+left join {{ ref('stg_weather') }} as w
+    on w.origin = t.origin and w.weather_date = t.flight_date and w.hour = t.sched_dep_hour
+left join {{ ref('stg_planes') }} as p
+    on p.tailnum = t.tailnum
+{% for name, days in windows %}
+left join hist_{{ name }}_{{ days }} as h_{{ name }}_{{ days }}
+    on h_{{ name }}_{{ days }}.flight_date = t.flight_date
+    {% for k in grains[name] %}and h_{{ name }}_{{ days }}.{{ k }} = t.{{ k }} {% endfor %}
+{% endfor %}

@@ -1,0 +1,24 @@
+-- One row per scheduled flight, keyed by day, carrier, flight number and origin.
+select
+    make_date(year, month, day) as flight_date,
+    strftime(make_date(year, month, day), '%Y%m%d') || '-' || carrier || '-' || flight::varchar || '-' || origin
+        as flight_id,
+    carrier,
+    flight,
+    tailnum,
+    origin,
+    dest,
+    origin || '-' || dest as route,
+    distance,
+    hour as sched_dep_hour,
+    minute as sched_dep_minute,
+    sched_dep_time,
+    sched_arr_time,
+    -- Outcomes: known only after departure; never inputs for the same or a later day.
+    dep_time,
+    dep_delay,
+    arr_time,
+    arr_delay,
+    air_time,
+    dep_time is null as is_cancelled
+from {{ source('raw', 'flights') }}

@@ -1,0 +1,95 @@
+"""Features layer: the dbt project's models as daily-partitioned assets (group `features`).
+
+dbt builds into the DuckDB warehouse; models flagged `meta.lake_export: daily` are then exported
+to the lake as one Parquet file per day, which is how Python reads them (DuckDB has one writer).
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import date
+from functools import cache
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from ai_platform import lake, settings
+from ai_platform.features.manifest import ensure_manifest
+from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
+from ai_platform.partitions import DAILY, days
+
+GROUP = "features"
+DUCKDB_POOL = "duckdb"
+
+
+class Translator(DagsterDbtTranslator):
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.startswith("model."):
+            spec = spec.replace_attributes(group_name=GROUP)
+        return spec
+
+
+def dbt_vars(start: date, end: date) -> dict[str, str]:
+    """The `--vars` of a partition window [start, end): only real dates reach dbt's SQL."""
+    if not (isinstance(start, date) and isinstance(end, date)) or end <= start:
+        raise ValueError(f"invalid partition window [{start}, {end})")
+    return {"min_date": start.isoformat(), "max_date": end.isoformat()}
+
+
+def exported_models(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """dbt models to export per day to the lake -> their partition (date) column."""
+    out = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("config", {}).get("meta", {})
+        if node["resource_type"] == "model" and meta.get("lake_export") == "daily":
+            out[node["name"]] = meta["partition_column"]
+    return out
+
+
+def export_days(model: str, partition_column: str, window: list[date]) -> int:
+    """Copy each day of `model` from the warehouse into the lake; returns rows exported."""
+    import duckdb
+
+    rows = 0
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        for day in window:
+            df = pl.from_arrow(
+                con.execute(
+                    f'select * from main."{model}" where "{partition_column}" = ? order by all', [day]
+                ).to_arrow_table()
+            )
+            lake.write_parquet(df, lake.features_day_path(model, day))
+            rows += df.height
+    return rows
+
+
+@cache
+def _manifest() -> dict:
+    return json.loads(ensure_manifest().read_text())
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=Translator(),
+    pool=DUCKDB_POOL,
+)
+def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    settings.export_for_dbt()
+    settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context).stream()
+    for model, column in exported_models(_manifest()).items():
+        if dg.AssetKey(model) not in context.selected_asset_keys:
+            continue
+        rows = export_days(model, column, days(start, end))
+        context.log.info(f"exported {rows} rows of {model} for [{start}, {end}) to the lake")
+
+
+assets = [flights_dbt]
+resources = {"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}

@@ -1,0 +1,30 @@
+"""Jobs by layer. dbt and LightGBM assets stay in separate jobs: mixed backfill policies in one job
+make Dagster fall back to one partition per run (see EXAMPLES.md)."""
+
+import dagster as dg
+
+from ai_platform.ml.specs import SPECS
+from ai_platform.partitions import DAILY
+
+reference_job = dg.define_asset_job(
+    "reference_tables", selection=dg.AssetSelection.groups("raw") - dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]),
+    description="Ingest the reference tables (planes, airports, airlines).",
+)
+
+daily_job = dg.define_asset_job(
+    "daily_ingest_and_features",
+    selection=dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]) | dg.AssetSelection.groups("features"),
+    partitions_def=DAILY,
+    description="Ingest a range of days and build their dbt features, as one run.",
+)
+
+model_jobs = [
+    dg.define_asset_job(
+        f"train_and_evaluate_{spec.name}",
+        selection=dg.AssetSelection.key_prefixes(["ml", spec.name]),
+        description=f"Train and evaluate the {spec.name} model of a week.",
+    )
+    for spec in SPECS
+]
+
+jobs = [reference_job, daily_job, *model_jobs]

@@ -1,0 +1,47 @@
+"""The lake's layout (Parquet, one file per partition) and its atomic writer."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from ai_platform import settings
+from ai_platform.files import write_atomic
+
+
+def raw_day_path(table: str, day: date) -> Path:
+    # Hive-style folders let DuckDB prune files by date (dbt sources read `*/*.parquet`).
+    return settings.lake_dir() / "raw" / table / f"date={day.isoformat()}" / "data.parquet"
+
+
+def raw_reference_path(table: str) -> Path:
+    return settings.lake_dir() / "raw" / table / "data.parquet"
+
+
+def features_day_path(model: str, day: date) -> Path:
+    return settings.lake_dir() / "features" / model / f"date={day.isoformat()}" / "data.parquet"
+
+
+def _source_path(path: Path) -> Path:
+    return path.with_name(path.name + ".source.json")
+
+
+def write_parquet(df: pl.DataFrame, path: Path, source: dict | None = None) -> None:
+    """Write the file whole or not at all; `source` (e.g. the landing checksum) goes in a sidecar."""
+    buf = io.BytesIO()
+    df.write_parquet(buf, statistics=True)
+    write_atomic(path, buf.getvalue())
+    if source is not None:
+        write_atomic(_source_path(path), json.dumps(source, sort_keys=True).encode())
+
+
+def source_of(path: Path) -> dict | None:
+    """What `path` was written from, if it exists and recorded it."""
+    side = _source_path(path)
+    if not path.exists() or not side.exists():
+        return None
+    return json.loads(side.read_text())

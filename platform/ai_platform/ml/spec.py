@@ -1,0 +1,50 @@
+"""What defines a model: its features table, label, features, window and LightGBM parameters.
+
+One spec -> one set of ML assets (see `ml.assets.build_model_assets`), so a new model needs a spec,
+not new Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 200,
+    "feature_fraction": 0.7,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 10.0,
+    "max_cat_to_onehot": 4,
+    "verbosity": -1,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # asset keys are ml/<name>/...
+    features_model: str  # the dbt model (exported to the lake per day) that holds features and label
+    label: str  # a 0/1 column of features_model; rows where it is null are not labelled
+    features: tuple[str, ...]
+    categorical: tuple[str, ...] = ()
+    baseline: str | None = None  # a feature used as a score to beat (e.g. a historical delay rate)
+    description: str = ""
+    window_weeks: int = 8  # training window: the weeks before the model's week
+    early_stopping_days: int = 7  # the window's last days, held out to pick the number of rounds
+    eval_days: int = 7  # the model's own week, never seen in training
+    max_rounds: int = 1000
+    early_stopping_rounds: int = 50
+    seed: int = 42
+    params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    auc_floor: float = 0.60  # evaluation check: warn below this out-of-time AUC
+
+    def __post_init__(self) -> None:
+        missing = set(self.categorical) - set(self.features)
+        if missing:
+            raise ValueError(f"spec {self.name}: categorical features not in features: {sorted(missing)}")
+        if self.label in self.features:
+            raise ValueError(f"spec {self.name}: the label {self.label!r} cannot be a feature")
+        if self.early_stopping_days >= self.window_weeks * 7:
+            raise ValueError(f"spec {self.name}: early_stopping_days must be shorter than the window")

@@ -1,0 +1,147 @@
+"""Loading a window of features from the lake, training a LightGBM model and scoring with it.
+
+lightgbm is imported inside the functions: importing it costs Dagster's definition load time.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as _platform
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ai_platform import lake, settings
+from ai_platform.files import sha256, write_atomic
+from ai_platform.ml.spec import ModelSpec
+
+
+def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The features of the days in `window` and each day file's checksum (its data version)."""
+    frames, versions = [], {}
+    for day in window:
+        path = lake.features_day_path(spec.features_model, day)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: features of {day} are not in the lake; materialize {spec.features_model} for that day"
+            )
+        data = path.read_bytes()
+        versions[day.isoformat()] = sha256(data)
+        frames.append(pl.read_parquet(data))
+    return pl.concat(frames, how="vertical_relaxed"), versions
+
+
+def labelled(spec: ModelSpec, df: pl.DataFrame) -> pl.DataFrame:
+    return df.filter(pl.col(spec.label).is_not_null())
+
+
+def vocabulary(spec: ModelSpec, df: pl.DataFrame) -> dict[str, list[str]]:
+    """Category codes learnt from the training data; unseen values score as missing."""
+    return {c: sorted(df[c].drop_nulls().unique().to_list()) for c in spec.categorical}
+
+
+def matrix(spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
+    cols = []
+    for name in spec.features:
+        if name in vocab:
+            codes = {v: i for i, v in enumerate(vocab[name])}
+            cols.append(df[name].replace_strict(codes, default=None, return_dtype=pl.Float64))
+        else:
+            cols.append(df[name].cast(pl.Float64))
+    return pl.DataFrame(cols).to_numpy().astype(np.float64, copy=False)
+
+
+@dataclass
+class Trained:
+    booster: object  # lightgbm.Booster
+    best_iteration: int
+    valid_auc: float
+    params: dict
+
+
+def fit(spec: ModelSpec, train: pl.DataFrame, valid_from: date, vocab: dict[str, list[str]]) -> Trained:
+    """Pick the number of rounds by early stopping on days >= valid_from, then refit on all days.
+
+    The refit uses the most recent days too: delays drift, and the last week is the most informative.
+    """
+    import lightgbm as lgb
+
+    params = {
+        **spec.params,
+        "seed": spec.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": settings.lgbm_threads(),
+    }
+    categorical = [spec.features.index(c) for c in spec.categorical]
+    is_valid = (train["flight_date"] >= valid_from).to_numpy()
+    X, y = matrix(spec, train, vocab), train[spec.label].to_numpy()
+
+    def dataset(mask: np.ndarray) -> "lgb.Dataset":
+        return lgb.Dataset(X[mask], y[mask], feature_name=list(spec.features), categorical_feature=categorical, free_raw_data=False)
+
+    fit_set, valid_set = dataset(~is_valid), dataset(is_valid)
+    probe = lgb.train(
+        {**params, "metric": "auc"},
+        fit_set,
+        num_boost_round=spec.max_rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(spec.early_stopping_rounds, verbose=False)],
+    )
+    best = max(1, probe.best_iteration)
+    final = lgb.train(params, dataset(np.ones_like(is_valid)), num_boost_round=best)
+    return Trained(final, best, float(probe.best_score["valid_0"]["auc"]), params)
+
+
+def predict(booster_path: Path, spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
+    """Scores from a model saved in LightGBM's text format (never a pickle)."""
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(booster_path))
+    if booster.feature_name() != list(spec.features):
+        raise ValueError(f"{booster_path}: the model's features differ from spec {spec.name}'s")
+    return booster.predict(matrix(spec, df, vocab), num_threads=settings.lgbm_threads())
+
+
+def model_dir(spec: ModelSpec, week: str) -> Path:
+    return settings.models_dir() / spec.name / week
+
+
+def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> dict[str, Path]:
+    """The model in LightGBM's text format plus its model card (JSON), each written atomically."""
+    import lightgbm as lgb
+
+    out = model_dir(spec, week)
+    paths = {"model": out / "model.txt", "card": out / "model_card.json"}
+    write_atomic(paths["model"], trained.booster.model_to_string().encode())
+    card = {
+        **card,
+        "model_file_sha256": sha256(paths["model"].read_bytes()),
+        "libraries": {"lightgbm": lgb.__version__, "polars": pl.__version__, "numpy": np.__version__, "python": _platform.python_version()},
+    }
+    write_atomic(paths["card"], json.dumps(card, indent=2, sort_keys=True).encode())
+    return paths
+
+
+def load_card(spec: ModelSpec, week: str) -> dict:
+    path = model_dir(spec, week) / "model_card.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model for week {week}; materialize ml/{spec.name}/model for it")
+    return json.loads(path.read_text())
+
+
+def saved_feature_names(booster_path: Path) -> list[str]:
+    import lightgbm as lgb
+
+    return lgb.Booster(model_file=str(booster_path)).feature_name()
+
+
+def feature_importance(booster_path: Path) -> dict[str, float]:
+    """Total gain per feature."""
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(booster_path))
+    return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist()))

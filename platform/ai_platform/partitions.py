@@ -1,0 +1,45 @@
+"""The platform's partitions, defined once: every daily asset shares DAILY."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+START_DATE = date(2013, 1, 1)
+END_DATE = date(2014, 1, 1)  # exclusive
+
+DAILY = dg.DailyPartitionsDefinition(
+    start_date=START_DATE.isoformat(), end_date=END_DATE.isoformat()
+)
+
+
+def weekly(window_weeks: int) -> dg.WeeklyPartitionsDefinition:
+    """Weeks that start on START_DATE's weekday, from the first week with a full trailing window.
+
+    A weekly partition W names the model trained on [W - window, W) and evaluated on [W, W + 7 days):
+    only weeks whose evaluation days all exist are partitions.
+    """
+    first = START_DATE + timedelta(weeks=window_weeks)
+    last_end = END_DATE - timedelta(days=(END_DATE - first).days % 7)
+    return dg.WeeklyPartitionsDefinition(
+        start_date=first.isoformat(),
+        end_date=last_end.isoformat(),
+        day_offset=(first.isoweekday() % 7),
+    )
+
+
+def parse_day(value: str) -> date:
+    """A partition key or CLI date as a date; anything else is rejected before it reaches SQL or a path."""
+    try:
+        day = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form") from None
+    if day.isoformat() != value:
+        raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form")
+    return day
+
+
+def days(start: date, end: date) -> list[date]:
+    """Days in the half-open window [start, end)."""
+    return [start + timedelta(days=i) for i in range((end - start).days)]

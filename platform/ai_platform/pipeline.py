@@ -1,0 +1,173 @@
+"""`make run`: replay the year, then materialize every asset for every partition that needs it.
+
+Runs go through the persistent Dagster instance (DAGSTER_HOME), so `make dev` shows them. Nothing
+is done twice: a day is re-ingested only when its landing file changed, features are rebuilt for
+changed days and the days whose trailing history reads them, and a week's model is retrained only
+when the feature files of its window changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from datetime import date, timedelta
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from ai_platform import lake, landing, settings
+from ai_platform.files import sha256, write_atomic
+from ai_platform.ml import training
+from ai_platform.ml.assets import load_metrics, report_dir
+from ai_platform.ml.spec import ModelSpec
+from ai_platform.partitions import DAILY, END_DATE, START_DATE, days, parse_day, weekly
+from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
+
+HISTORY_DAYS = 28  # the longest trailing window of the dbt features (flight_features.sql)
+
+
+def _changed(source_path, lake_path) -> bool:
+    recorded = lake.source_of(lake_path)
+    return recorded is None or not source_path.exists() or recorded["sha256"] != sha256(source_path.read_bytes())
+
+
+def days_to_ingest(instance: dg.DagsterInstance) -> list[date]:
+    root = settings.landing_dir()
+    todo = set()
+    for table in DAILY_SCHEMAS:
+        done = instance.get_materialized_partitions(dg.AssetKey(["raw", table]))
+        for day in days(START_DATE, END_DATE):
+            if day.isoformat() not in done or _changed(landing.day_file(root, table, day), lake.raw_day_path(table, day)):
+                todo.add(day)
+    return sorted(todo)
+
+
+def days_to_featurize(instance: dg.DagsterInstance, ingested: list[date], features_model: str) -> list[date]:
+    done = instance.get_materialized_partitions(dg.AssetKey(features_model))
+    todo = {d for d in days(START_DATE, END_DATE) if d.isoformat() not in done or not lake.features_day_path(features_model, d).exists()}
+    for day in ingested:  # their outcomes feed the history of the following days
+        todo.update(d for d in days(day, min(day + timedelta(days=HISTORY_DAYS + 1), END_DATE)))
+    return sorted(todo)
+
+
+def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec) -> list[str]:
+    models = instance.get_materialized_partitions(dg.AssetKey(["ml", spec.name, "model"]))
+    reports = instance.get_materialized_partitions(dg.AssetKey(["ml", spec.name, "evaluation"]))
+    todo = []
+    for week in weekly(spec.window_weeks).get_partition_keys():
+        start = parse_day(week)
+        try:
+            card, metrics = training.load_card(spec, week), load_metrics(spec, week)
+        except FileNotFoundError:
+            todo.append(week)
+            continue
+        train_days = days(start - timedelta(weeks=spec.window_weeks), start)
+        eval_days = days(start, start + timedelta(days=spec.eval_days))
+        current = lambda ds: {d.isoformat(): sha256(lake.features_day_path(spec.features_model, d).read_bytes()) for d in ds}
+        if (
+            week not in models
+            or week not in reports
+            or card["input_data_versions"][spec.features_model] != current(train_days)
+            or metrics["input_data_versions"] != current(eval_days)
+        ):
+            todo.append(week)
+    return todo
+
+
+def _layer(step_key: str) -> str:
+    return "raw" if step_key.startswith("raw__") else "ml" if step_key.startswith("ml__") else "features"
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, layer_seconds: dict, **kwargs) -> None:
+    result = job.execute_in_process(instance=instance, **kwargs)
+    for step in instance.get_run_step_stats(result.run_id):
+        if step.end_time and step.start_time:
+            layer_seconds[_layer(step.step_key)] += step.end_time - step.start_time
+
+
+def run(defs: dg.Definitions, specs: list[ModelSpec], echo=print) -> dict:
+    """Materialize what needs it; returns the run summary (also written to data/run_summary.json)."""
+    from ai_platform.replay import replay
+
+    started = time.perf_counter()
+    layer_seconds: dict[str, float] = defaultdict(float)
+    t = time.perf_counter()
+    replayed = replay(settings.landing_dir(), START_DATE, END_DATE - timedelta(days=1))
+    layer_seconds["replay"] = time.perf_counter() - t
+    echo(f"landing zone {settings.landing_dir()}: {replayed.written} files written, {replayed.unchanged} unchanged")
+
+    instance = dg.DagsterInstance.get()
+    root = settings.landing_dir()
+    refs_changed = [
+        t for t in REFERENCE_SCHEMAS
+        if _changed(landing.reference_file(root, t), lake.raw_reference_path(t))
+        or instance.get_latest_materialization_event(dg.AssetKey(["raw", t])) is None
+    ]
+    if refs_changed:
+        echo(f"reference tables: ingesting {', '.join(refs_changed)}")
+        _execute(defs.resolve_job_def("reference_tables"), instance, layer_seconds)
+
+    ingest = days_to_ingest(instance)
+    featurize = sorted(set().union(*(days_to_featurize(instance, ingest, s.features_model) for s in specs)))
+    if ingest or featurize:
+        first, last = min(ingest + featurize), max(ingest + featurize)
+        echo(f"daily ingest + features: {first} .. {last} as one run ({len(ingest)} day(s) with new or changed files)")
+        _execute(
+            defs.resolve_job_def("daily_ingest_and_features"),
+            instance,
+            layer_seconds,
+            tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+        )
+    else:
+        echo("daily ingest + features: nothing changed")
+
+    summaries = {}
+    for spec in specs:
+        todo = weeks_to_train(instance, spec)
+        echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
+        job = defs.resolve_job_def(f"train_and_evaluate_{spec.name}")
+        for i, week in enumerate(todo, 1):
+            _execute(job, instance, layer_seconds, partition_key=week)
+            echo(f"  [{i}/{len(todo)}] week {week}: AUC {load_metrics(spec, week)['roc_auc']:.3f}")
+        summaries[spec.name] = [load_metrics(spec, w) for w in weekly(spec.window_weeks).get_partition_keys()]
+
+    main = specs[0].name
+    aucs = [m["roc_auc"] for m in summaries[main]]
+    summary = {
+        "weekly_models": len(aucs),
+        "mean_auc": sum(aucs) / len(aucs),
+        "min_auc": min(aucs),
+        "mean_baseline_auc": sum(m["baseline_roc_auc"] for m in summaries[main]) / len(aucs),
+        "wall_s": time.perf_counter() - started,
+        "layer_s": dict(layer_seconds),
+        "weeks": {
+            name: [
+                {k: m[k] for k in ("week", "n", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "baseline_roc_auc")}
+                | {"report": str(report_dir(next(s for s in specs if s.name == name), m["week"]) / "report.html")}
+                for m in ms
+            ]
+            for name, ms in summaries.items()
+        },
+    }
+    write_atomic(settings.data_dir() / "run_summary.json", json.dumps(summary, indent=2).encode())
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = []
+    for name, weeks in summary["weeks"].items():
+        lines.append(f"\n{name}: out-of-time quality per weekly model (each scored on its own unseen week)")
+        lines.append(f"{'week':<12}{'flights':>8}{'AUC':>8}{'base AUC':>10}{'PR-AUC':>8}{'logloss':>9}{'ECE':>7}")
+        for w in weeks:
+            lines.append(
+                f"{w['week']:<12}{w['n']:>8}{w['roc_auc']:>8.3f}{w['baseline_roc_auc']:>10.3f}"
+                f"{w['pr_auc']:>8.3f}{w['log_loss']:>9.3f}{w['ece']:>7.3f}"
+            )
+    lines.append(
+        f"\n{summary['weekly_models']} weekly models: mean AUC {summary['mean_auc']:.3f} "
+        f"(baseline {summary['mean_baseline_auc']:.3f}), worst week {summary['min_auc']:.3f}"
+    )
+    lines.append("time per layer: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary["layer_s"].items()) + f"; wall {summary['wall_s']:.1f}s")
+    lines.append(f"reports: {settings.reports_dir()}  summary: {settings.data_dir() / 'run_summary.json'}")
+    return "\n".join(lines)
