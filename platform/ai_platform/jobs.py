@@ -4,7 +4,6 @@ make Dagster fall back to one partition per run (see EXAMPLES.md)."""
 import dagster as dg
 
 from ai_platform.ml.specs import SPECS
-from ai_platform.partitions import DAILY
 
 reference_job = dg.define_asset_job(
     "reference_tables", selection=dg.AssetSelection.groups("raw") - dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]),
@@ -14,7 +13,6 @@ reference_job = dg.define_asset_job(
 daily_job = dg.define_asset_job(
     "daily_ingest_and_features",
     selection=dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]) | dg.AssetSelection.groups("features"),
-    partitions_def=DAILY,
     description="Ingest a range of days and build their dbt features, as one run.",
 )
 

@@ -21,7 +21,7 @@ from ai_platform.files import sha256, write_atomic
 from ai_platform.ml import training
 from ai_platform.ml.assets import load_metrics, report_dir
 from ai_platform.ml.spec import ModelSpec
-from ai_platform.partitions import DAILY, END_DATE, START_DATE, days, parse_day, weekly
+from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
 
 HISTORY_DAYS = 28  # the longest trailing window of the dbt features (flight_features.sql)
@@ -32,30 +32,35 @@ def _changed(source_path, lake_path) -> bool:
     return recorded is None or not source_path.exists() or recorded["sha256"] != sha256(source_path.read_bytes())
 
 
-def days_to_ingest(instance: dg.DagsterInstance) -> list[date]:
+def days_to_ingest(instance: dg.DagsterInstance, end: date) -> list[date]:
     root = settings.landing_dir()
     todo = set()
     for table in DAILY_SCHEMAS:
         done = instance.get_materialized_partitions(dg.AssetKey(["raw", table]))
-        for day in days(START_DATE, END_DATE):
+        for day in days(START_DATE, end):
             if day.isoformat() not in done or _changed(landing.day_file(root, table, day), lake.raw_day_path(table, day)):
                 todo.add(day)
     return sorted(todo)
 
 
-def days_to_featurize(instance: dg.DagsterInstance, ingested: list[date], features_model: str) -> list[date]:
+def days_to_featurize(instance: dg.DagsterInstance, ingested: list[date], features_model: str, end: date) -> list[date]:
     done = instance.get_materialized_partitions(dg.AssetKey(features_model))
-    todo = {d for d in days(START_DATE, END_DATE) if d.isoformat() not in done or not lake.features_day_path(features_model, d).exists()}
+    todo = {d for d in days(START_DATE, end) if d.isoformat() not in done or not lake.features_day_path(features_model, d).exists()}
     for day in ingested:  # their outcomes feed the history of the following days
-        todo.update(d for d in days(day, min(day + timedelta(days=HISTORY_DAYS + 1), END_DATE)))
+        todo.update(days(day, min(day + timedelta(days=HISTORY_DAYS + 1), end)))
     return sorted(todo)
 
 
-def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec) -> list[str]:
+def weeks_in_data(spec: ModelSpec, end: date) -> list[str]:
+    """The weekly partitions whose evaluation days all lie before `end`."""
+    return [w for w in weekly(spec.window_weeks).get_partition_keys() if parse_day(w) + timedelta(days=spec.eval_days) <= end]
+
+
+def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:
     models = instance.get_materialized_partitions(dg.AssetKey(["ml", spec.name, "model"]))
     reports = instance.get_materialized_partitions(dg.AssetKey(["ml", spec.name, "evaluation"]))
     todo = []
-    for week in weekly(spec.window_weeks).get_partition_keys():
+    for week in weeks_in_data(spec, end):
         start = parse_day(week)
         try:
             card, metrics = training.load_card(spec, week), load_metrics(spec, week)
@@ -86,18 +91,28 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, layer_seconds:
             layer_seconds[_layer(step.step_key)] += step.end_time - step.start_time
 
 
-def run(defs: dg.Definitions, specs: list[ModelSpec], echo=print) -> dict:
-    """Materialize what needs it; returns the run summary (also written to data/run_summary.json)."""
+def run(
+    defs: dg.Definitions,
+    specs: list[ModelSpec],
+    until: date | None = None,
+    instance: dg.DagsterInstance | None = None,
+    echo=print,
+) -> dict:
+    """Materialize what needs it up to day `until` (default: the last day of the data).
+
+    Returns the run summary, also written to <data dir>/run_summary.json.
+    """
+    end = (until + timedelta(days=1)) if until else END_DATE
     from ai_platform.replay import replay
 
     started = time.perf_counter()
     layer_seconds: dict[str, float] = defaultdict(float)
     t = time.perf_counter()
-    replayed = replay(settings.landing_dir(), START_DATE, END_DATE - timedelta(days=1))
+    replayed = replay(settings.landing_dir(), START_DATE, end - timedelta(days=1))
     layer_seconds["replay"] = time.perf_counter() - t
     echo(f"landing zone {settings.landing_dir()}: {replayed.written} files written, {replayed.unchanged} unchanged")
 
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     root = settings.landing_dir()
     refs_changed = [
         t for t in REFERENCE_SCHEMAS
@@ -108,8 +123,8 @@ def run(defs: dg.Definitions, specs: list[ModelSpec], echo=print) -> dict:
         echo(f"reference tables: ingesting {', '.join(refs_changed)}")
         _execute(defs.resolve_job_def("reference_tables"), instance, layer_seconds)
 
-    ingest = days_to_ingest(instance)
-    featurize = sorted(set().union(*(days_to_featurize(instance, ingest, s.features_model) for s in specs)))
+    ingest = days_to_ingest(instance, end)
+    featurize = sorted(set().union(*(days_to_featurize(instance, ingest, s.features_model, end) for s in specs)))
     if ingest or featurize:
         first, last = min(ingest + featurize), max(ingest + featurize)
         echo(f"daily ingest + features: {first} .. {last} as one run ({len(ingest)} day(s) with new or changed files)")
@@ -124,13 +139,13 @@ def run(defs: dg.Definitions, specs: list[ModelSpec], echo=print) -> dict:
 
     summaries = {}
     for spec in specs:
-        todo = weeks_to_train(instance, spec)
+        todo = weeks_to_train(instance, spec, end)
         echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
         job = defs.resolve_job_def(f"train_and_evaluate_{spec.name}")
         for i, week in enumerate(todo, 1):
             _execute(job, instance, layer_seconds, partition_key=week)
             echo(f"  [{i}/{len(todo)}] week {week}: AUC {load_metrics(spec, week)['roc_auc']:.3f}")
-        summaries[spec.name] = [load_metrics(spec, w) for w in weekly(spec.window_weeks).get_partition_keys()]
+        summaries[spec.name] = [load_metrics(spec, w) for w in weeks_in_data(spec, end)]
 
     main = specs[0].name
     aucs = [m["roc_auc"] for m in summaries[main]]

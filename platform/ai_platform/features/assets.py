@@ -48,21 +48,20 @@ def exported_models(manifest: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def export_days(model: str, partition_column: str, window: list[date]) -> int:
-    """Copy each day of `model` from the warehouse into the lake; returns rows exported."""
+def export_days(model: str, partition_column: str, start: date, end: date) -> int:
+    """Copy the days [start, end) of `model` from the warehouse into the lake; returns rows exported."""
     import duckdb
 
-    rows = 0
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
-        for day in window:
-            df = pl.from_arrow(
-                con.execute(
-                    f'select * from main."{model}" where "{partition_column}" = ? order by all', [day]
-                ).to_arrow_table()
-            )
-            lake.write_parquet(df, lake.features_day_path(model, day))
-            rows += df.height
-    return rows
+        table = con.sql(
+            f'select * from main."{model}" where "{partition_column}" >= ? and "{partition_column}" < ? order by all',
+            params=[start, end],
+        ).to_arrow_table()
+    df = pl.from_arrow(table)
+    by_day = df.partition_by(partition_column, as_dict=True)
+    for day in days(start, end):
+        lake.write_parquet(by_day.get((day,), df.head(0)), lake.features_day_path(model, day))
+    return df.height
 
 
 @cache
@@ -87,7 +86,7 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
     for model, column in exported_models(_manifest()).items():
         if dg.AssetKey(model) not in context.selected_asset_keys:
             continue
-        rows = export_days(model, column, days(start, end))
+        rows = export_days(model, column, start, end)
         context.log.info(f"exported {rows} rows of {model} for [{start}, {end}) to the lake")
 
 

@@ -1,0 +1,53 @@
+# The two commands a newcomer needs: `make run` (the whole pipeline) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# dagster-dbt finds `dbt` on PATH; the venv need not be activated.
+export PATH := $(BIN):$(PATH)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+MANIFEST := dbt_project/target/manifest.json
+DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print)
+
+.PHONY: install install-dev manifest run dev test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Parse dbt ahead of time, and again only when a dbt file changed.
+$(MANIFEST): $(VENV)/.installed $(DBT_FILES)
+	$(BIN)/dagster-dbt project prepare-and-package --file platform/ai_platform/features/project.py
+	touch $@
+
+manifest: $(MANIFEST)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	ln -sf $(CURDIR)/dagster.yaml $@
+
+run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/ai-platform run
+
+dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: install-dev $(MANIFEST)
+	$(BIN)/pytest
+
+bench: $(MANIFEST)
+	$(BIN)/python bench/full_year.py
+
+clean:
+	rm -rf data .dagster_home dbt_project/target dbt_project/logs

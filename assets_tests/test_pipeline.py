@@ -1,0 +1,121 @@
+"""End to end: ten weeks of data through every layer, as `make run` does it."""
+
+import json
+import subprocess
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ai_platform import lake, settings
+from ai_platform.definitions import defs
+from ai_platform.ml import training
+from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
+from ai_platform.pipeline import run
+from ai_platform.partitions import days
+
+UNTIL = date(2013, 3, 11)  # 10 weeks: the first two weekly models (8-week window) and their weeks
+WEEKS = ["2013-02-26", "2013-03-05"]
+
+
+@pytest.fixture(scope="module")
+def ten_weeks(tmp_path_factory):
+    from conftest import instance_overrides
+
+    root = tmp_path_factory.mktemp("e2e")
+    (root / "home").mkdir()
+    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance:
+        mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
+        mp.setenv(settings.LGBM_THREADS_ENV, "2")
+        summary = run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
+        yield summary, instance
+
+
+def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(ten_weeks):
+    summary, _ = ten_weeks
+    assert summary["weekly_models"] == 2
+    assert [w["week"] for w in summary["weeks"]["flight_delay"]] == WEEKS
+    for week in summary["weeks"]["flight_delay"]:
+        assert week["n"] > 5000
+        assert week["roc_auc"] > 0.62
+        assert week["roc_auc"] > week["baseline_roc_auc"]
+    saved = json.loads((settings.data_dir() / "run_summary.json").read_text())
+    assert saved["weekly_models"] == 2 and saved["min_auc"] == min(w["roc_auc"] for w in summary["weeks"]["flight_delay"])
+
+
+def test_the_whole_graph_is_materialized_in_the_instance(ten_weeks):
+    _, instance = ten_weeks
+    daily = {d.isoformat() for d in days(date(2013, 1, 1), UNTIL + timedelta(days=1))}
+    for key in (["raw", "flights"], ["raw", "weather"], ["stg_flights"], ["flight_features"]):
+        assert instance.get_materialized_partitions(dg.AssetKey(key)) == daily, key
+    for key in (["ml", "flight_delay", "model"], ["ml", "flight_delay", "evaluation"]):
+        assert instance.get_materialized_partitions(dg.AssetKey(key)) == set(WEEKS)
+    evaluation = instance.get_latest_materialization_event(dg.AssetKey(["ml", "flight_delay", "evaluation"]))
+    metadata = evaluation.asset_materialization.metadata
+    assert 0.5 < metadata["roc_auc"].value < 1 and "roc_auc" in metadata["metrics"].value
+    assert metadata["roc"].value.startswith("![roc](data:image/png;base64,")
+
+
+def test_model_card_and_report_describe_the_model(ten_weeks):
+    card = training.load_card(SPEC, WEEKS[0])
+    assert card["training_window"] == ["2013-01-01", "2013-02-25"]
+    assert card["features"] == list(SPEC.features)
+    assert card["params"]["seed"] == SPEC.seed and card["params"]["deterministic"] is True
+    assert len(card["input_data_versions"]["flight_features"]) == 56
+    assert {"lightgbm", "polars", "python"} <= set(card["libraries"])
+    assert card["rows"]["labelled"] > 40000
+    model_file = training.model_dir(SPEC, WEEKS[0]) / "model.txt"
+    assert model_file.read_text().startswith("tree\n")  # LightGBM's text format, not a pickle
+    report = (settings.reports_dir() / "flight_delay" / WEEKS[0] / "report.html").read_text()
+    assert "data:image/png;base64," in report and "roc_auc" in report
+
+
+def test_training_is_deterministic(ten_weeks):
+    card = training.load_card(SPEC, WEEKS[0])
+    window = days(date.fromisoformat(card["training_window"][0]), date.fromisoformat(WEEKS[0]))
+    df, _ = training.load_days(SPEC, window)
+    train = training.labelled(SPEC, df)
+    retrained = training.fit(SPEC, train, date.fromisoformat(card["early_stopping_from"]), card["categorical_vocabulary"])
+    saved = (training.model_dir(SPEC, WEEKS[0]) / "model.txt").read_text()
+    assert retrained.booster.model_to_string() == saved
+
+
+def test_running_again_does_no_work_twice(ten_weeks):
+    _, instance = ten_weeks
+    runs_before = instance.get_runs_count()
+    lake_files = {p: p.stat().st_mtime_ns for p in lake.raw_day_path("flights", UNTIL).parents[2].rglob("*.parquet")}
+
+    run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
+
+    assert instance.get_runs_count() == runs_before
+    assert {p: p.stat().st_mtime_ns for p in lake_files} == lake_files
+
+
+def test_features_read_by_models_match_the_warehouse(ten_weeks):
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        n = con.execute("select count(*) from flight_features where flight_date = date '2013-03-01'").fetchone()[0]
+    assert pl.read_parquet(lake.features_day_path("flight_features", date(2013, 3, 1))).height == n > 0
+
+
+def test_definitions_validate_from_the_workspace():
+    result = subprocess.run(
+        [str(settings.REPO_ROOT / ".venv" / "bin" / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=settings.REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_connected_lineage_from_landing_to_report():
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey(["ml", "flight_delay", "evaluation"])).parent_keys
+    seen, todo = set(), list(upstream)
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(graph.get(key).parent_keys)
+    assert {dg.AssetKey(["raw", "flights"]), dg.AssetKey(["raw", "weather"]), dg.AssetKey(["raw", "planes"]),
+            dg.AssetKey("stg_flights"), dg.AssetKey("flight_features"), dg.AssetKey(["ml", "flight_delay", "model"])} <= seen
