@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print)
 
-.PHONY: install install-dev manifest run dev test bench clean
+.PHONY: install install-dev manifest run dev test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
 test: install-dev $(MANIFEST)
 	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check platform assets_tests bench
+	$(BIN)/ruff format --check platform assets_tests bench
 
 bench: $(MANIFEST)
 	$(BIN)/python bench/full_year.py

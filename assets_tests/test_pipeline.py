@@ -12,8 +12,8 @@ from ai_platform import lake, settings
 from ai_platform.definitions import defs
 from ai_platform.ml import training
 from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
-from ai_platform.pipeline import run
 from ai_platform.partitions import days
+from ai_platform.pipeline import run
 
 UNTIL = date(2013, 3, 11)  # 10 weeks: the first two weekly models (8-week window) and their weeks
 WEEKS = ["2013-02-26", "2013-03-05"]
@@ -25,7 +25,10 @@ def ten_weeks(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("e2e")
     (root / "home").mkdir()
-    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance:
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
+    ):
         mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
         mp.setenv(settings.LGBM_THREADS_ENV, "2")
         summary = run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
@@ -41,7 +44,9 @@ def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(ten_weeks):
         assert week["roc_auc"] > 0.62
         assert week["roc_auc"] > week["baseline_roc_auc"]
     saved = json.loads((settings.data_dir() / "run_summary.json").read_text())
-    assert saved["weekly_models"] == 2 and saved["min_auc"] == min(w["roc_auc"] for w in summary["weeks"]["flight_delay"])
+    assert saved["weekly_models"] == 2 and saved["min_auc"] == min(
+        w["roc_auc"] for w in summary["weeks"]["flight_delay"]
+    )
 
 
 def test_the_whole_graph_is_materialized_in_the_instance(ten_weeks):
@@ -76,7 +81,9 @@ def test_training_is_deterministic(ten_weeks):
     window = days(date.fromisoformat(card["training_window"][0]), date.fromisoformat(WEEKS[0]))
     df, _ = training.load_days(SPEC, window)
     train = training.labelled(SPEC, df)
-    retrained = training.fit(SPEC, train, date.fromisoformat(card["early_stopping_from"]), card["categorical_vocabulary"])
+    retrained = training.fit(
+        SPEC, train, date.fromisoformat(card["early_stopping_from"]), card["categorical_vocabulary"]
+    )
     saved = (training.model_dir(SPEC, WEEKS[0]) / "model.txt").read_text()
     assert retrained.booster.model_to_string() == saved
 
@@ -103,7 +110,10 @@ def test_features_read_by_models_match_the_warehouse(ten_weeks):
 def test_definitions_validate_from_the_workspace():
     result = subprocess.run(
         [str(settings.REPO_ROOT / ".venv" / "bin" / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=settings.REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=settings.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -117,5 +127,11 @@ def test_one_connected_lineage_from_landing_to_report():
         if key not in seen:
             seen.add(key)
             todo.extend(graph.get(key).parent_keys)
-    assert {dg.AssetKey(["raw", "flights"]), dg.AssetKey(["raw", "weather"]), dg.AssetKey(["raw", "planes"]),
-            dg.AssetKey("stg_flights"), dg.AssetKey("flight_features"), dg.AssetKey(["ml", "flight_delay", "model"])} <= seen
+    assert {
+        dg.AssetKey(["raw", "flights"]),
+        dg.AssetKey(["raw", "weather"]),
+        dg.AssetKey(["raw", "planes"]),
+        dg.AssetKey("stg_flights"),
+        dg.AssetKey("flight_features"),
+        dg.AssetKey(["ml", "flight_delay", "model"]),
+    } <= seen

@@ -28,7 +28,9 @@ def test_a_day_without_weather_gets_a_header_only_file(data_dir):
     root = settings.landing_dir()
     replay(root, date(2013, 12, 31), date(2013, 12, 31))
     lines = landing.day_file(root, "weather", date(2013, 12, 31)).read_text().splitlines()
-    assert lines == ["origin,year,month,day,hour,temp,dewp,humid,wind_dir,wind_speed,wind_gust,precip,pressure,visib,time_hour"]
+    assert lines == [
+        "origin,year,month,day,hour,temp,dewp,humid,wind_dir,wind_speed,wind_gust,precip,pressure,visib,time_hour"
+    ]
 
 
 def test_cli_replays_and_rejects_bad_dates(data_dir, capsys):

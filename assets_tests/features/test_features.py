@@ -3,11 +3,11 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 import pytest
-from runs import materialize_days, materialize_reference
 
 from ai_platform import lake, landing, settings
 from ai_platform.features.assets import dbt_vars
 from ai_platform.replay import replay
+from runs import materialize_days, materialize_reference
 
 OUTCOMES = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
 
@@ -27,7 +27,9 @@ def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(data_di
     result = materialize_days(instance, date(2013, 1, 1), date(2013, 1, 5))
 
     assert result.success
-    assert instance.get_materialized_partitions(dg.AssetKey("flight_features")) == {f"2013-01-0{d}" for d in range(1, 6)}
+    assert instance.get_materialized_partitions(dg.AssetKey("flight_features")) == {
+        f"2013-01-0{d}" for d in range(1, 6)
+    }
     for day in (date(2013, 1, 1) + timedelta(days=i) for i in range(5)):
         features = pl.read_parquet(lake.features_day_path("flight_features", day))
         raw = pl.read_parquet(lake.raw_day_path("flights", day))

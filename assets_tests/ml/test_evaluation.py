@@ -169,7 +169,10 @@ def test_write_report_files(tmp_path):
         assert paths[key].parent == tmp_path / "report"
         assert paths[key].read_bytes()[:8] == PNG_SIGNATURE
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == [
-        "calibration.png", "feature_importance.png", "report.html", "roc.png",
+        "calibration.png",
+        "feature_importance.png",
+        "report.html",
+        "roc.png",
     ]  # no temp files left behind
 
     page = paths["html"].read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ai_platform.partitions import END_DATE, START_DATE, parse_day
+from ai_platform.partitions import START_DATE, parse_day
 
 
 def _date(value: str):
@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
         end = args.end or args.start
         result = replay(settings.landing_dir(), args.start, end)
-        print(f"{result.days} day(s) into {settings.landing_dir()}: {result.written} file(s) written, {result.unchanged} unchanged")
+        print(f"{result.days} day(s) into {settings.landing_dir()}: ", end="")
+        print(f"{result.written} file(s) written, {result.unchanged} unchanged")
     elif args.command == "run":
         from ai_platform.definitions import defs
         from ai_platform.ml.specs import SPECS

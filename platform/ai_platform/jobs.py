@@ -6,7 +6,8 @@ import dagster as dg
 from ai_platform.ml.specs import SPECS
 
 reference_job = dg.define_asset_job(
-    "reference_tables", selection=dg.AssetSelection.groups("raw") - dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]),
+    "reference_tables",
+    selection=dg.AssetSelection.groups("raw") - dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]),
     description="Ingest the reference tables (planes, airports, airlines).",
 )
 

@@ -9,9 +9,7 @@ import dagster as dg
 START_DATE = date(2013, 1, 1)
 END_DATE = date(2014, 1, 1)  # exclusive
 
-DAILY = dg.DailyPartitionsDefinition(
-    start_date=START_DATE.isoformat(), end_date=END_DATE.isoformat()
-)
+DAILY = dg.DailyPartitionsDefinition(start_date=START_DATE.isoformat(), end_date=END_DATE.isoformat())
 
 
 def weekly(window_weeks: int) -> dg.WeeklyPartitionsDefinition:

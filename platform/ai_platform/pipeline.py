@@ -17,14 +17,13 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ai_platform import lake, landing, settings
+from ai_platform.features.assets import LakeExport, lake_exports, manifest
 from ai_platform.files import sha256, write_atomic
 from ai_platform.ml import training
 from ai_platform.ml.assets import load_metrics, report_dir
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
-
-HISTORY_DAYS = 28  # the longest trailing window of the dbt features (flight_features.sql)
 
 
 def _changed(source_path, lake_path) -> bool:
@@ -38,22 +37,40 @@ def days_to_ingest(instance: dg.DagsterInstance, end: date) -> list[date]:
     for table in DAILY_SCHEMAS:
         done = instance.get_materialized_partitions(dg.AssetKey(["raw", table]))
         for day in days(START_DATE, end):
-            if day.isoformat() not in done or _changed(landing.day_file(root, table, day), lake.raw_day_path(table, day)):
+            if day.isoformat() not in done or _changed(
+                landing.day_file(root, table, day), lake.raw_day_path(table, day)
+            ):
                 todo.add(day)
     return sorted(todo)
 
 
-def days_to_featurize(instance: dg.DagsterInstance, ingested: list[date], features_model: str, end: date) -> list[date]:
-    done = instance.get_materialized_partitions(dg.AssetKey(features_model))
-    todo = {d for d in days(START_DATE, end) if d.isoformat() not in done or not lake.features_day_path(features_model, d).exists()}
-    for day in ingested:  # their outcomes feed the history of the following days
-        todo.update(days(day, min(day + timedelta(days=HISTORY_DAYS + 1), end)))
+def days_to_featurize(instance: dg.DagsterInstance, ingested: list[date], export: LakeExport, end: date) -> list[date]:
+    done = instance.get_materialized_partitions(dg.AssetKey(export.model))
+    todo = {
+        d
+        for d in days(START_DATE, end)
+        if d.isoformat() not in done or not lake.features_day_path(export.model, d).exists()
+    }
+    for day in ingested:  # their outcomes feed the trailing history of the following days
+        todo.update(days(day, min(day + timedelta(days=export.lookback_days + 1), end)))
     return sorted(todo)
 
 
 def weeks_in_data(spec: ModelSpec, end: date) -> list[str]:
     """The weekly partitions whose evaluation days all lie before `end`."""
-    return [w for w in weekly(spec.window_weeks).get_partition_keys() if parse_day(w) + timedelta(days=spec.eval_days) <= end]
+    return [
+        w
+        for w in weekly(spec.window_weeks).get_partition_keys()
+        if parse_day(w) + timedelta(days=spec.eval_days) <= end
+    ]
+
+
+def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | None:
+    """Checksums of the feature files of `window`, as the model card records them (None if one is missing)."""
+    paths = {d.isoformat(): lake.features_day_path(spec.features_model, d) for d in window}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    return {day: sha256(p.read_bytes()) for day, p in paths.items()}
 
 
 def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:
@@ -67,14 +84,13 @@ def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> 
         except FileNotFoundError:
             todo.append(week)
             continue
-        train_days = days(start - timedelta(weeks=spec.window_weeks), start)
+        train_days = days(spec.training_start(start, START_DATE), start)
         eval_days = days(start, start + timedelta(days=spec.eval_days))
-        current = lambda ds: {d.isoformat(): sha256(lake.features_day_path(spec.features_model, d).read_bytes()) for d in ds}
         if (
             week not in models
             or week not in reports
-            or card["input_data_versions"][spec.features_model] != current(train_days)
-            or metrics["input_data_versions"] != current(eval_days)
+            or card["input_data_versions"][spec.features_model] != _feature_versions(spec, train_days)
+            or metrics["input_data_versions"] != _feature_versions(spec, eval_days)
         ):
             todo.append(week)
     return todo
@@ -115,7 +131,8 @@ def run(
     instance = instance or dg.DagsterInstance.get()
     root = settings.landing_dir()
     refs_changed = [
-        t for t in REFERENCE_SCHEMAS
+        t
+        for t in REFERENCE_SCHEMAS
         if _changed(landing.reference_file(root, t), lake.raw_reference_path(t))
         or instance.get_latest_materialization_event(dg.AssetKey(["raw", t])) is None
     ]
@@ -124,7 +141,7 @@ def run(
         _execute(defs.resolve_job_def("reference_tables"), instance, layer_seconds)
 
     ingest = days_to_ingest(instance, end)
-    featurize = sorted(set().union(*(days_to_featurize(instance, ingest, s.features_model, end) for s in specs)))
+    featurize = sorted(set().union(*(days_to_featurize(instance, ingest, e, end) for e in lake_exports(manifest()))))
     if ingest or featurize:
         first, last = min(ingest + featurize), max(ingest + featurize)
         echo(f"daily ingest + features: {first} .. {last} as one run ({len(ingest)} day(s) with new or changed files)")
@@ -183,6 +200,10 @@ def format_summary(summary: dict) -> str:
         f"\n{summary['weekly_models']} weekly models: mean AUC {summary['mean_auc']:.3f} "
         f"(baseline {summary['mean_baseline_auc']:.3f}), worst week {summary['min_auc']:.3f}"
     )
-    lines.append("time per layer: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary["layer_s"].items()) + f"; wall {summary['wall_s']:.1f}s")
+    lines.append(
+        "time per layer: "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in summary["layer_s"].items())
+        + f"; wall {summary['wall_s']:.1f}s"
+    )
     lines.append(f"reports: {settings.reports_dir()}  summary: {settings.data_dir() / 'run_summary.json'}")
     return "\n".join(lines)

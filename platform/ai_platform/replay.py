@@ -70,16 +70,14 @@ def replay(root: Path, start: date, end: date, with_reference: bool = True) -> R
     calendar = None
     for table in landing.DAILY_TABLES:
         df = read_source(table).with_columns(
-            pl.date(
-                pl.col("year").cast(pl.Int32), pl.col("month").cast(pl.Int8), pl.col("day").cast(pl.Int8)
-            ).alias("_day")
+            pl.date(pl.col("year").cast(pl.Int32), pl.col("month").cast(pl.Int8), pl.col("day").cast(pl.Int8)).alias(
+                "_day"
+            )
         )
         if calendar is None:
             calendar = df["_day"].unique().sort().to_list()
             calendar = [day for day in calendar if start <= day <= end]
-        parts = df.filter(pl.col("_day").is_between(start, end)).partition_by(
-            "_day", as_dict=True, maintain_order=True
-        )
+        parts = df.filter(pl.col("_day").is_between(start, end)).partition_by("_day", as_dict=True, maintain_order=True)
         empty = df.head(0).drop("_day")
         for day in calendar:
             part = parts.get((day,))

@@ -16,6 +16,8 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DATA_DIR_ENV = "AI_PLATFORM_DATA_DIR"
 LANDING_URI_ENV = "AI_PLATFORM_LANDING_URI"
 LGBM_THREADS_ENV = "AI_PLATFORM_LGBM_THREADS"
+EXECUTOR_ENV = "AI_PLATFORM_EXECUTOR"
+EXECUTORS = ("in_process", "multiprocess")
 
 
 def data_dir() -> Path:
@@ -27,9 +29,7 @@ def landing_dir() -> Path:
     if not uri:
         return data_dir() / "landing"
     if "://" in uri:
-        raise ValueError(
-            f"{LANDING_URI_ENV}={uri!r}: only local folders are supported as landing zone so far"
-        )
+        raise ValueError(f"{LANDING_URI_ENV}={uri!r}: only local folders are supported as landing zone so far")
     return Path(uri).resolve()
 
 
@@ -58,3 +58,14 @@ def lgbm_threads() -> int:
 def export_for_dbt() -> None:
     """Make the dbt subprocess (which only sees os.environ) resolve the same data directory."""
     os.environ[DATA_DIR_ENV] = str(data_dir())
+
+
+def executor() -> str:
+    """How a run executes its steps: `in_process` (default, one machine) or `multiprocess`.
+
+    Read when the code location loads: the executor is part of the definitions.
+    """
+    name = os.environ.get(EXECUTOR_ENV) or "in_process"
+    if name not in EXECUTORS:
+        raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
+    return name

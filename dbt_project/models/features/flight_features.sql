@@ -1,7 +1,8 @@
+{%- set history_days = 56 -%}
 {{
     config(
         unique_key='flight_date',
-        meta={'lake_export': 'daily', 'partition_column': 'flight_date'},
+        meta={'lake_export': 'daily', 'partition_column': 'flight_date', 'lookback_days': history_days},
     )
 }}
 {#-
@@ -10,7 +11,6 @@
   forecast proxy), plane attributes, and outcome history strictly before its day. Label columns
   (label_*) are outcomes and never features.
 -#}
-{%- set history_days = 28 -%}
 {%- set grains = {
     'route': ['origin', 'dest'],
     'carrier': ['carrier'],
@@ -19,11 +19,14 @@
     'flight': ['carrier', 'flight'],
     'tail': ['tailnum'],
     'origin_hour': ['origin', 'sched_dep_hour'],
+    'origin_carrier': ['origin', 'carrier'],
+    'dest_carrier': ['dest', 'carrier'],
 } -%}
 {%- set windows = [
     ('route', 7), ('route', 28), ('carrier', 1), ('carrier', 7), ('carrier', 28),
     ('origin', 1), ('origin', 7), ('dest', 7), ('dest', 28), ('flight', 28), ('tail', 7),
-    ('origin_hour', 28),
+    ('origin_hour', 28), ('origin_carrier', 7), ('origin_carrier', 28), ('dest_carrier', 28),
+    ('route', 56), ('flight', 56), ('dest_carrier', 56), ('origin_hour', 56),
 ] -%}
 
 with history as (
@@ -59,6 +62,26 @@ hist_{{ name }}_{{ days }} as (
 ),
 {% endfor %}
 
+weather_recent as (
+    -- Observed at the origin in the 3 hours up to the scheduled hour, and over the previous day.
+    select
+        t.flight_id,
+        sum(w.precip) filter (where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour)
+            as precip_3h,
+        min(w.visib) filter (where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour)
+            as min_visib_3h,
+        max(w.wind_gust) filter (where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour)
+            as max_wind_gust_3h,
+        sum(w.precip) filter (where w.weather_date = t.flight_date - 1) as precip_prev_day,
+        min(w.visib) filter (where w.weather_date = t.flight_date - 1) as min_visib_prev_day,
+        max(w.wind_speed) filter (where w.weather_date = t.flight_date - 1) as max_wind_speed_prev_day
+    from targets as t
+    left join {{ ref('stg_weather') }} as w
+        on w.origin = t.origin
+        and w.weather_date between t.flight_date - 1 and t.flight_date
+    group by t.flight_id
+),
+
 schedule as (
     -- Congestion from the published schedule (cancelled flights included: they were scheduled).
     select
@@ -71,7 +94,13 @@ schedule as (
             as tail_day_legs,
         case when tailnum is not null
             then row_number() over (partition by flight_date, tailnum order by sched_dep_time, flight_id)
-        end as tail_leg_number
+        end as tail_leg_number,
+        -- Scheduled minutes since the plane's previous NYC departure that day: a tight rotation.
+        case when tailnum is not null
+            then (sched_dep_hour * 60 + sched_dep_minute) - lag(sched_dep_hour * 60 + sched_dep_minute) over (
+                partition by flight_date, tailnum order by sched_dep_time, flight_id
+            )
+        end as tail_prev_departure_gap_min
     from targets
 )
 
@@ -98,6 +127,7 @@ select
     s.carrier_day_scheduled,
     s.tail_day_legs,
     s.tail_leg_number,
+    s.tail_prev_departure_gap_min,
     -- weather at the origin at the scheduled hour
     w.temp,
     w.dewp,
@@ -108,6 +138,12 @@ select
     w.precip,
     w.pressure,
     w.visib,
+    wr.precip_3h,
+    wr.min_visib_3h,
+    wr.max_wind_gust_3h,
+    wr.precip_prev_day,
+    wr.min_visib_prev_day,
+    wr.max_wind_speed_prev_day,
     -- plane
     year(t.flight_date) - p.plane_year as plane_age,
     p.seats,
@@ -129,6 +165,7 @@ select
     t.is_cancelled::integer as label_cancelled
 from targets as t
 inner join schedule as s using (flight_id)
+inner join weather_recent as wr using (flight_id)
 left join {{ ref('stg_weather') }} as w
     on w.origin = t.origin and w.weather_date = t.flight_date and w.hour = t.sched_dep_hour
 left join {{ ref('stg_planes') }} as p

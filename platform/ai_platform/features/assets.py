@@ -6,6 +6,7 @@ to the lake as one Parquet file per day, which is how Python reads them (DuckDB 
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import Any
@@ -38,14 +39,27 @@ def dbt_vars(start: date, end: date) -> dict[str, str]:
     return {"min_date": start.isoformat(), "max_date": end.isoformat()}
 
 
-def exported_models(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """dbt models to export per day to the lake -> their partition (date) column."""
-    out = {}
+@dataclass(frozen=True)
+class LakeExport:
+    """A dbt model exported per day to the lake (`meta.lake_export: daily` in its config)."""
+
+    model: str
+    partition_column: str
+    lookback_days: int  # how many earlier days a day's rows read (its trailing history)
+
+
+def lake_exports(manifest: Mapping[str, Any]) -> list[LakeExport]:
+    out = []
     for node in manifest["nodes"].values():
         meta = node.get("config", {}).get("meta", {})
         if node["resource_type"] == "model" and meta.get("lake_export") == "daily":
-            out[node["name"]] = meta["partition_column"]
+            out.append(LakeExport(node["name"], meta["partition_column"], int(meta.get("lookback_days", 0))))
     return out
+
+
+@cache
+def manifest() -> dict:
+    return json.loads(ensure_manifest().read_text())
 
 
 def export_days(model: str, partition_column: str, start: date, end: date) -> int:
@@ -64,11 +78,6 @@ def export_days(model: str, partition_column: str, start: date, end: date) -> in
     return df.height
 
 
-@cache
-def _manifest() -> dict:
-    return json.loads(ensure_manifest().read_text())
-
-
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
@@ -83,11 +92,10 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
     settings.export_for_dbt()
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context).stream()
-    for model, column in exported_models(_manifest()).items():
-        if dg.AssetKey(model) not in context.selected_asset_keys:
-            continue
-        rows = export_days(model, column, start, end)
-        context.log.info(f"exported {rows} rows of {model} for [{start}, {end}) to the lake")
+    for export in lake_exports(manifest()):
+        if dg.AssetKey(export.model) in context.selected_asset_keys:
+            rows = export_days(export.model, export.partition_column, start, end)
+            context.log.info(f"exported {rows} rows of {export.model} for [{start}, {end}) to the lake")
 
 
 assets = [flights_dbt]

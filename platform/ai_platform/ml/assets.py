@@ -10,7 +10,7 @@ from ai_platform import settings
 from ai_platform.files import write_atomic
 from ai_platform.ml import evaluation, training
 from ai_platform.ml.spec import ModelSpec
-from ai_platform.partitions import days, parse_day, weekly
+from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 
 GROUP = "ml"
 LIGHTGBM_POOL = "lightgbm"
@@ -28,6 +28,16 @@ def _png_markdown(path) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})")
 
 
+def _training_days(spec: ModelSpec) -> dg.TimeWindowPartitionMapping:
+    """Weekly partition -> the daily partitions it trains on (offsets count weeks of the model)."""
+    if spec.window == "expanding":
+        weeks_of_data = (END_DATE - START_DATE).days // 7 + 1
+        return dg.TimeWindowPartitionMapping(
+            start_offset=-weeks_of_data, end_offset=-1, allow_nonexistent_upstream_partitions=True
+        )
+    return dg.TimeWindowPartitionMapping(start_offset=-spec.window_weeks, end_offset=-1)
+
+
 def build_model_assets(spec: ModelSpec) -> list:
     """The weekly model (trained on the trailing window) and its out-of-time evaluation report."""
     weeks = weekly(spec.window_weeks)
@@ -41,15 +51,16 @@ def build_model_assets(spec: ModelSpec) -> list:
         deps=[
             dg.AssetDep(
                 features,
-                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-spec.window_weeks, end_offset=-1),
+                partition_mapping=_training_days(spec),
             )
         ],
         group_name=GROUP,
         kinds={"lightgbm", "python"},
         pool=LIGHTGBM_POOL,
         description=(
-            f"{spec.description} LightGBM trained on the {spec.window_weeks} weeks before the partition's "
-            f"week, saved in LightGBM's text format with a model card."
+            f"{spec.description} LightGBM trained on "
+            + (f"the {spec.window_weeks} weeks" if spec.window == "trailing" else "every day")
+            + " before the partition's week, saved in LightGBM's text format with a model card."
         ),
         check_specs=[
             dg.AssetCheckSpec(
@@ -63,7 +74,7 @@ def build_model_assets(spec: ModelSpec) -> list:
     def model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         week = context.partition_key
         start = parse_day(week)
-        window = days(start - timedelta(weeks=spec.window_weeks), start)
+        window = days(spec.training_start(start, START_DATE), start)
         df, versions = training.load_days(spec, window)
         train = training.labelled(spec, df)
         vocab = training.vocabulary(spec, train)
@@ -117,8 +128,14 @@ def build_model_assets(spec: ModelSpec) -> list:
             "with ROC, calibration and feature-importance plots and a standalone HTML report."
         ),
         check_specs=[
-            dg.AssetCheckSpec("auc_above_floor", asset=evaluation_key, description=f"Out-of-time ROC-AUC >= {spec.auc_floor}."),
-            dg.AssetCheckSpec("beats_baseline", asset=evaluation_key, description=f"The model's AUC beats the `{spec.baseline}` baseline."),
+            dg.AssetCheckSpec(
+                "auc_above_floor", asset=evaluation_key, description=f"Out-of-time ROC-AUC >= {spec.auc_floor}."
+            ),
+            dg.AssetCheckSpec(
+                "beats_baseline",
+                asset=evaluation_key,
+                description=f"The model's AUC beats the `{spec.baseline}` baseline.",
+            ),
         ],
     )
     def model_evaluation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -150,7 +167,10 @@ def build_model_assets(spec: ModelSpec) -> list:
                 "model file sha256": card["model_file_sha256"],
             },
         )
-        write_atomic(out / "metrics.json", json.dumps({"week": week, **metrics, "input_data_versions": versions}, indent=2, sort_keys=True).encode())
+        write_atomic(
+            out / "metrics.json",
+            json.dumps({"week": week, **metrics, "input_data_versions": versions}, indent=2, sort_keys=True).encode(),
+        )
         auc, baseline_auc = metrics["roc_auc"], metrics.get("baseline_roc_auc")
         return dg.MaterializeResult(
             metadata={

@@ -55,13 +55,15 @@ def calibration_table(y_true: Any, y_score: Any, n_bins: int = 10) -> list[dict]
     for b in range(n_bins):
         mask = idx == b
         if mask.any():
-            rows.append({
-                "bin_lower": float(edges[b]),
-                "bin_upper": float(edges[b + 1]),
-                "n": int(mask.sum()),
-                "mean_score": float(s[mask].mean()),
-                "observed_rate": float(y[mask].mean()),
-            })
+            rows.append(
+                {
+                    "bin_lower": float(edges[b]),
+                    "bin_upper": float(edges[b + 1]),
+                    "n": int(mask.sum()),
+                    "mean_score": float(s[mask].mean()),
+                    "observed_rate": float(y[mask].mean()),
+                }
+            )
     return rows
 
 
@@ -113,9 +115,7 @@ def metrics_markdown(metrics: dict) -> str:
 
 def _html_table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

@@ -7,6 +7,8 @@ not new Python.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -31,7 +33,10 @@ class ModelSpec:
     categorical: tuple[str, ...] = ()
     baseline: str | None = None  # a feature used as a score to beat (e.g. a historical delay rate)
     description: str = ""
-    window_weeks: int = 8  # training window: the weeks before the model's week
+    # Training window: the `window_weeks` weeks before the model's week ("trailing"), or every day
+    # since the data's start ("expanding"; then window_weeks is the history the first model needs).
+    window: Literal["trailing", "expanding"] = "trailing"
+    window_weeks: int = 8
     early_stopping_days: int = 7  # the window's last days, held out to pick the number of rounds
     eval_days: int = 7  # the model's own week, never seen in training
     max_rounds: int = 1000
@@ -46,5 +51,13 @@ class ModelSpec:
             raise ValueError(f"spec {self.name}: categorical features not in features: {sorted(missing)}")
         if self.label in self.features:
             raise ValueError(f"spec {self.name}: the label {self.label!r} cannot be a feature")
+        if self.window not in ("trailing", "expanding"):
+            raise ValueError(f"spec {self.name}: window must be 'trailing' or 'expanding', not {self.window!r}")
         if self.early_stopping_days >= self.window_weeks * 7:
             raise ValueError(f"spec {self.name}: early_stopping_days must be shorter than the window")
+
+    def training_start(self, week_start: date, data_start: date) -> date:
+        """First day the model of the week starting `week_start` trains on (its window ends the day before)."""
+        if self.window == "expanding":
+            return data_start
+        return week_start - timedelta(weeks=self.window_weeks)

@@ -80,8 +80,10 @@ def fit(spec: ModelSpec, train: pl.DataFrame, valid_from: date, vocab: dict[str,
     is_valid = (train["flight_date"] >= valid_from).to_numpy()
     X, y = matrix(spec, train, vocab), train[spec.label].to_numpy()
 
-    def dataset(mask: np.ndarray) -> "lgb.Dataset":
-        return lgb.Dataset(X[mask], y[mask], feature_name=list(spec.features), categorical_feature=categorical, free_raw_data=False)
+    def dataset(mask: np.ndarray) -> lgb.Dataset:
+        return lgb.Dataset(
+            X[mask], y[mask], feature_name=list(spec.features), categorical_feature=categorical, free_raw_data=False
+        )
 
     fit_set, valid_set = dataset(~is_valid), dataset(is_valid)
     probe = lgb.train(
@@ -120,7 +122,12 @@ def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> dict[str, 
     card = {
         **card,
         "model_file_sha256": sha256(paths["model"].read_bytes()),
-        "libraries": {"lightgbm": lgb.__version__, "polars": pl.__version__, "numpy": np.__version__, "python": _platform.python_version()},
+        "libraries": {
+            "lightgbm": lgb.__version__,
+            "polars": pl.__version__,
+            "numpy": np.__version__,
+            "python": _platform.python_version(),
+        },
     }
     write_atomic(paths["card"], json.dumps(card, indent=2, sort_keys=True).encode())
     return paths
@@ -144,4 +151,4 @@ def feature_importance(booster_path: Path) -> dict[str, float]:
     import lightgbm as lgb
 
     booster = lgb.Booster(model_file=str(booster_path))
-    return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist()))
+    return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ai_platform import landing, lake, settings
+from ai_platform import lake, landing, settings
 from ai_platform.files import sha256
 from ai_platform.partitions import DAILY, parse_day
 from ai_platform.raw.ingest import IngestError, parse
@@ -17,7 +17,9 @@ GROUP = "raw"
 def column_schema(schema: TableSchema) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name, str(dtype), constraints=dg.TableColumnConstraints(nullable=name not in schema.required))
+            dg.TableColumn(
+                name, str(dtype), constraints=dg.TableColumnConstraints(nullable=name not in schema.required)
+            )
             for name, dtype in schema.columns.items()
         ]
     )
@@ -71,13 +73,22 @@ def _daily_asset(schema: TableSchema) -> dg.AssetsDefinition:
         for key in context.partition_keys:
             day = parse_day(key)
             try:
-                done.append((key, ingest(schema, landing.day_file(root, schema.name, day), lake.raw_day_path(schema.name, day), day)))
+                done.append(
+                    (
+                        key,
+                        ingest(
+                            schema, landing.day_file(root, schema.name, day), lake.raw_day_path(schema.name, day), day
+                        ),
+                    )
+                )
             except IngestError as e:
                 failed.append((key, str(e)))
         if failed:
             raise dg.Failure(
-                description=f"{len(failed)} of {len(context.partition_keys)} day(s) of {schema.name} could not be ingested:\n"
-                + "\n".join(f"- {msg}" for _, msg in failed),
+                description=(
+                    f"{len(failed)} of {len(context.partition_keys)} day(s) of {schema.name} could not be ingested:\n"
+                    + "\n".join(f"- {msg}" for _, msg in failed)
+                ),
                 metadata={"failed_days": [k for k, _ in failed]},
                 allow_retries=False,
             )
@@ -108,7 +119,11 @@ def _reference_asset(schema: TableSchema) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         try:
-            r = ingest(schema, landing.reference_file(settings.landing_dir(), schema.name), lake.raw_reference_path(schema.name))
+            r = ingest(
+                schema,
+                landing.reference_file(settings.landing_dir(), schema.name),
+                lake.raw_reference_path(schema.name),
+            )
         except IngestError as e:
             raise dg.Failure(description=str(e), allow_retries=False) from None
         return _file_result(r)

@@ -38,7 +38,7 @@ def parse(data: bytes, source: Path, schema: TableSchema, day: date | None = Non
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise IngestError(f"{source}: not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})") from None
+        raise IngestError(f"{source}: not UTF-8 text (byte {e.start}: {data[e.start : e.start + 1]!r})") from None
     if not text.strip():
         raise IngestError(f"{source}: the file is empty (expected a header line: {','.join(schema.columns)})")
     try:
@@ -60,9 +60,7 @@ def parse(data: bytes, source: Path, schema: TableSchema, day: date | None = Non
         column = _cast(name, df[name], dtype)
         if (df[name].is_not_null() & column.is_null()).any():
             row, value = _first_bad(df[name], column)
-            raise IngestError(
-                f"{source}: column {name!r} expects {dtype} but line {row + 2} has {value!r}"
-            )
+            raise IngestError(f"{source}: column {name!r} expects {dtype} but line {row + 2} has {value!r}")
         if name in schema.required and column.null_count():
             row = int(column.is_null().arg_true()[0])
             raise IngestError(f"{source}: column {name!r} is empty on line {row + 2}; it is required")
@@ -70,9 +68,7 @@ def parse(data: bytes, source: Path, schema: TableSchema, day: date | None = Non
     out = pl.DataFrame(typed)
 
     if day is not None and out.height:
-        wrong = out.filter(
-            (pl.col("year") != day.year) | (pl.col("month") != day.month) | (pl.col("day") != day.day)
-        )
+        wrong = out.filter((pl.col("year") != day.year) | (pl.col("month") != day.month) | (pl.col("day") != day.day))
         if wrong.height:
             first = wrong.row(0, named=True)
             raise IngestError(

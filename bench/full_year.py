@@ -1,0 +1,60 @@
+"""Full-year job, cold: a fresh data directory and Dagster instance, every asset for every partition.
+
+Prints wall seconds per layer (summed step time from Dagster's step stats; replay is timed directly)
+and in total, and writes them to data/bench/full_year.json. Usage: `make bench` or
+`.venv/bin/python bench/full_year.py [--keep DIR]`.
+"""
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a temp folder)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ai-platform-bench-"))
+    (work / "home").mkdir(parents=True, exist_ok=True)
+    (work / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    os.environ["AI_PLATFORM_DATA_DIR"] = str(work / "data")
+    os.environ["DAGSTER_HOME"] = str(work / "home")
+
+    t0 = time.perf_counter()
+    from ai_platform.definitions import defs
+    from ai_platform.ml.specs import SPECS
+    from ai_platform.pipeline import run
+
+    import_s = time.perf_counter() - t0
+    summary = run(defs, SPECS, echo=lambda *_: None)
+    wall = time.perf_counter() - t0
+    layers = {"import definitions": import_s, **summary["layer_s"]}
+    figures = {
+        "wall_s": wall,
+        "layer_s": layers,
+        "outside_steps_s": wall - sum(layers.values()),
+        "weekly_models": summary["weekly_models"],
+        "mean_auc": summary["mean_auc"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpus": os.cpu_count(),
+    }
+    print(f"{'layer':<22}{'seconds':>9}{'share':>8}")
+    for name, seconds in layers.items():
+        print(f"{name:<22}{seconds:>9.1f}{seconds / wall:>8.0%}")
+    print(f"{'outside steps':<22}{figures['outside_steps_s']:>9.1f}{figures['outside_steps_s'] / wall:>8.0%}")
+    print(f"{'total (wall)':<22}{wall:>9.1f}")
+    print(f"{summary['weekly_models']} weekly models, mean AUC {summary['mean_auc']:.3f}")
+    print(f"peak RSS {figures['peak_rss_mb']:.0f} MB")
+    out = REPO / "data" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "full_year.json").write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
