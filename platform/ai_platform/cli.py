@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{result.days} day(s) into {settings.landing_dir()}: ", end="")
         print(f"{result.written} file(s) written, {result.unchanged} unchanged")
     elif args.command == "run":
+        import warnings
+
+        import dagster as dg
+
+        for category in (dg.BetaWarning, dg.PreviewWarning):
+            warnings.filterwarnings("ignore", category=category)
         from ai_platform.definitions import defs
         from ai_platform.ml.specs import SPECS
         from ai_platform.pipeline import format_summary, run

@@ -100,8 +100,12 @@ def _layer(step_key: str) -> str:
     return "raw" if step_key.startswith("raw__") else "ml" if step_key.startswith("ml__") else "features"
 
 
+# Step logs stay in the instance (the UI shows them); the terminal gets warnings and errors only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, layer_seconds: dict, **kwargs) -> None:
-    result = job.execute_in_process(instance=instance, **kwargs)
+    result = job.execute_in_process(instance=instance, run_config=QUIET, **kwargs)
     for step in instance.get_run_step_stats(result.run_id):
         if step.end_time and step.start_time:
             layer_seconds[_layer(step.step_key)] += step.end_time - step.start_time
