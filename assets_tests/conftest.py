@@ -16,10 +16,8 @@ def data_dir(tmp_path, monkeypatch):
 
 
 def instance_overrides() -> dict:
-    """The repository's dagster.yaml (pools, run limits), with the test's own storage."""
-    config = yaml.safe_load((settings.REPO_ROOT / "dagster.yaml").read_text())
-    config.pop("storage")
-    return config
+    """The repository's dagster.yaml (pools, run limits); storage stays the test's own."""
+    return yaml.safe_load((settings.REPO_ROOT / "dagster.yaml").read_text())
 
 
 @pytest.fixture
