@@ -94,8 +94,8 @@ def build_model_assets(spec: ModelSpec) -> list:
             "metrics": {"early_stopping_valid_auc": trained.valid_auc},
             "input_data_versions": {spec.features_model: versions},
         }
-        paths = training.save(spec, week, trained, card)
-        saved_features = training.saved_feature_names(paths["model"])
+        paths, card = training.save(spec, week, trained, card)
+        saved_features = training.load_model(paths["model"]).feature_name()
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": train.height,
@@ -105,7 +105,7 @@ def build_model_assets(spec: ModelSpec) -> list:
                 "model_path": dg.MetadataValue.path(str(paths["model"])),
                 "model_card": dg.MetadataValue.path(str(paths["card"])),
             },
-            data_version=dg.DataVersion(json.loads(paths["card"].read_text())["model_file_sha256"]),
+            data_version=dg.DataVersion(card["model_file_sha256"]),
             check_results=[
                 dg.AssetCheckResult(
                     check_name="feature_set_matches_spec",
@@ -145,12 +145,12 @@ def build_model_assets(spec: ModelSpec) -> list:
         df, versions = training.load_days(spec, days(start, start + timedelta(days=spec.eval_days)))
         test = training.labelled(spec, df)
         model_path = training.model_dir(spec, week) / "model.txt"
-        scores = training.predict(model_path, spec, test, card["categorical_vocabulary"])
+        booster = training.load_model(model_path)
+        scores = training.predict(booster, spec, test, card["categorical_vocabulary"])
         y = test[spec.label].to_numpy()
         baseline = test[spec.baseline].to_numpy() if spec.baseline else None
         metrics = evaluation.binary_metrics(y, scores, baseline)
         metrics["cancelled_or_unlabelled"] = df.height - test.height
-        booster_importance = training.feature_importance(model_path)
         out = report_dir(spec, week)
         files = evaluation.write_report(
             out,
@@ -158,7 +158,7 @@ def build_model_assets(spec: ModelSpec) -> list:
             y_true=y,
             y_score=scores,
             baseline_score=baseline,
-            feature_importance=booster_importance,
+            feature_importance=training.feature_importance(booster),
             metrics=metrics,
             context={
                 "model week": week,

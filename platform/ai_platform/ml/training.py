@@ -98,30 +98,42 @@ def fit(spec: ModelSpec, train: pl.DataFrame, valid_from: date, vocab: dict[str,
     return Trained(final, best, float(probe.best_score["valid_0"]["auc"]), params)
 
 
-def predict(booster_path: Path, spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
-    """Scores from a model saved in LightGBM's text format (never a pickle)."""
+def load_model(path: Path):
+    """A model saved in LightGBM's text format (never a pickle), as a lightgbm.Booster."""
     import lightgbm as lgb
 
-    booster = lgb.Booster(model_file=str(booster_path))
+    return lgb.Booster(model_file=str(path))
+
+
+def predict(booster, spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
     if booster.feature_name() != list(spec.features):
-        raise ValueError(f"{booster_path}: the model's features differ from spec {spec.name}'s")
+        raise ValueError(f"the model's features differ from spec {spec.name}'s")
     return booster.predict(matrix(spec, df, vocab), num_threads=settings.lgbm_threads())
+
+
+def feature_importance(booster) -> dict[str, float]:
+    """Total gain per feature."""
+    return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))
 
 
 def model_dir(spec: ModelSpec, week: str) -> Path:
     return settings.models_dir() / spec.name / week
 
 
-def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> dict[str, Path]:
-    """The model in LightGBM's text format plus its model card (JSON), each written atomically."""
+def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> tuple[dict[str, Path], dict]:
+    """The model in LightGBM's text format plus its model card (JSON), each written atomically.
+
+    Returns the paths and the card as written.
+    """
     import lightgbm as lgb
 
     out = model_dir(spec, week)
     paths = {"model": out / "model.txt", "card": out / "model_card.json"}
-    write_atomic(paths["model"], trained.booster.model_to_string().encode())
+    model_bytes = trained.booster.model_to_string().encode()
+    write_atomic(paths["model"], model_bytes)
     card = {
         **card,
-        "model_file_sha256": sha256(paths["model"].read_bytes()),
+        "model_file_sha256": sha256(model_bytes),
         "libraries": {
             "lightgbm": lgb.__version__,
             "polars": pl.__version__,
@@ -130,7 +142,7 @@ def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> dict[str, 
         },
     }
     write_atomic(paths["card"], json.dumps(card, indent=2, sort_keys=True).encode())
-    return paths
+    return paths, card
 
 
 def load_card(spec: ModelSpec, week: str) -> dict:
@@ -138,17 +150,3 @@ def load_card(spec: ModelSpec, week: str) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no model for week {week}; materialize ml/{spec.name}/model for it")
     return json.loads(path.read_text())
-
-
-def saved_feature_names(booster_path: Path) -> list[str]:
-    import lightgbm as lgb
-
-    return lgb.Booster(model_file=str(booster_path)).feature_name()
-
-
-def feature_importance(booster_path: Path) -> dict[str, float]:
-    """Total gain per feature."""
-    import lightgbm as lgb
-
-    booster = lgb.Booster(model_file=str(booster_path))
-    return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))
