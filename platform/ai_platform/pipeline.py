@@ -19,6 +19,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from ai_platform import lake, landing, settings
 from ai_platform.features.assets import LakeExport, lake_exports, manifest
 from ai_platform.files import sha256, write_atomic
+from ai_platform.landing import LandingZone
 from ai_platform.ml import training
 from ai_platform.ml.assets import load_metrics, report_dir
 from ai_platform.ml.spec import ModelSpec
@@ -26,20 +27,21 @@ from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
 
 
-def _changed(source_path, lake_path) -> bool:
+def _changed(zone: LandingZone, name: landing.LandingName, lake_path) -> bool:
     recorded = lake.source_of(lake_path)
-    return recorded is None or not source_path.exists() or recorded["sha256"] != sha256(source_path.read_bytes())
+    try:
+        return recorded is None or recorded["sha256"] != sha256(zone.read(name))
+    except FileNotFoundError:
+        return True
 
 
-def days_to_ingest(instance: dg.DagsterInstance, end: date) -> list[date]:
-    root = settings.landing_dir()
+def days_to_ingest(instance: dg.DagsterInstance, zone: LandingZone, end: date) -> list[date]:
     todo = set()
     for table in DAILY_SCHEMAS:
         done = instance.get_materialized_partitions(dg.AssetKey(["raw", table]))
         for day in days(START_DATE, end):
-            if day.isoformat() not in done or _changed(
-                landing.day_file(root, table, day), lake.raw_day_path(table, day)
-            ):
+            name = landing.day_name(table, day)
+            if day.isoformat() not in done or _changed(zone, name, lake.raw_day_path(table, day)):
                 todo.add(day)
     return sorted(todo)
 
@@ -128,23 +130,23 @@ def run(
     started = time.perf_counter()
     layer_seconds: dict[str, float] = defaultdict(float)
     t = time.perf_counter()
-    replayed = replay(settings.landing_dir(), START_DATE, end - timedelta(days=1))
+    zone = landing.open_zone(settings.landing_uri())
+    replayed = replay(zone, START_DATE, end - timedelta(days=1))
     layer_seconds["replay"] = time.perf_counter() - t
-    echo(f"landing zone {settings.landing_dir()}: {replayed.written} files written, {replayed.unchanged} unchanged")
+    echo(f"landing zone {zone.uri}: {replayed.written} files written, {replayed.unchanged} unchanged")
 
     instance = instance or dg.DagsterInstance.get()
-    root = settings.landing_dir()
     refs_changed = [
         t
         for t in REFERENCE_SCHEMAS
-        if _changed(landing.reference_file(root, t), lake.raw_reference_path(t))
+        if _changed(zone, landing.reference_name(t), lake.raw_reference_path(t))
         or instance.get_latest_materialization_event(dg.AssetKey(["raw", t])) is None
     ]
     if refs_changed:
         echo(f"reference tables: ingesting {', '.join(refs_changed)}")
         _execute(defs.resolve_job_def("reference_tables"), instance, layer_seconds)
 
-    ingest = days_to_ingest(instance, end)
+    ingest = days_to_ingest(instance, zone, end)
     featurize = sorted(set().union(*(days_to_featurize(instance, ingest, e, end) for e in lake_exports(manifest()))))
     if ingest or featurize:
         first, last = min(ingest + featurize), max(ingest + featurize)

@@ -18,19 +18,18 @@ LANDING_URI_ENV = "AI_PLATFORM_LANDING_URI"
 LGBM_THREADS_ENV = "AI_PLATFORM_LGBM_THREADS"
 EXECUTOR_ENV = "AI_PLATFORM_EXECUTOR"
 EXECUTORS = ("in_process", "multiprocess")
+SENSOR_INTERVAL_ENV = "AI_PLATFORM_SENSOR_INTERVAL_SECONDS"
+DAY_SECONDS_ENV = "AI_PLATFORM_DAY_SECONDS"
+RETRAIN_CRON_ENV = "AI_PLATFORM_RETRAIN_CRON"
 
 
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or REPO_ROOT / "data").resolve()
 
 
-def landing_dir() -> Path:
-    uri = os.environ.get(LANDING_URI_ENV)
-    if not uri:
-        return data_dir() / "landing"
-    if "://" in uri:
-        raise ValueError(f"{LANDING_URI_ENV}={uri!r}: only local folders are supported as landing zone so far")
-    return Path(uri).resolve()
+def landing_uri() -> str:
+    """A local folder or s3://bucket/prefix (endpoint and credentials: the standard AWS_* variables)."""
+    return os.environ.get(LANDING_URI_ENV) or str(data_dir() / "landing")
 
 
 def lake_dir() -> Path:
@@ -69,3 +68,28 @@ def executor() -> str:
     if name not in EXECUTORS:
         raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
     return name
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"{name}={value!r}: expected a positive whole number")
+    return int(value)
+
+
+def sensor_interval_seconds() -> int:
+    """How often the landing sensor lists the landing zone (read when the code location loads)."""
+    return _positive_int(SENSOR_INTERVAL_ENV, 5)
+
+
+def day_seconds() -> int:
+    """Wall-clock seconds of one day of data: 86400 for live data; the replay's `--every` in a simulation.
+
+    Freshness windows are counted in days of data, so the same policies fit both.
+    """
+    return _positive_int(DAY_SECONDS_ENV, 86400)
+
+
+def retrain_cron() -> str | None:
+    """A cron schedule (e.g. `0 6 * * 1`) to retrain only on its ticks; unset: retrain as soon as a week is complete."""
+    return os.environ.get(RETRAIN_CRON_ENV) or None

@@ -16,6 +16,7 @@ import polars as pl
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from ai_platform import lake, settings
+from ai_platform.automation.freshness import daily_policy
 from ai_platform.features.manifest import ensure_manifest
 from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
 from ai_platform.partitions import DAILY, days
@@ -28,7 +29,7 @@ class Translator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("model."):
-            spec = spec.replace_attributes(group_name=GROUP)
+            spec = spec.replace_attributes(group_name=GROUP, freshness_policy=daily_policy())
         return spec
 
 

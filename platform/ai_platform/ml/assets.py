@@ -7,6 +7,8 @@ from datetime import timedelta
 import dagster as dg
 
 from ai_platform import settings
+from ai_platform.automation.freshness import weekly_policy
+from ai_platform.automation.retraining import retrain_condition
 from ai_platform.files import write_atomic
 from ai_platform.ml import evaluation, training
 from ai_platform.ml.spec import ModelSpec
@@ -56,6 +58,8 @@ def build_model_assets(spec: ModelSpec) -> list:
         ],
         group_name=GROUP,
         kinds={"lightgbm", "python"},
+        automation_condition=retrain_condition(),
+        freshness_policy=weekly_policy(),
         pool=LIGHTGBM_POOL,
         description=(
             f"{spec.description} LightGBM trained on "
@@ -121,6 +125,8 @@ def build_model_assets(spec: ModelSpec) -> list:
         deps=[model_key, features],
         group_name=GROUP,
         kinds={"lightgbm", "html"},
+        automation_condition=retrain_condition(),
+        freshness_policy=weekly_policy(),
         pool=LIGHTGBM_POOL,
         description=(
             f"The week's model scored on the {spec.eval_days} days of its own week, which it never saw: "

@@ -1,12 +1,13 @@
 """Raw layer: landing files -> validated, typed Parquet in the lake (group `raw`)."""
 
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
-from ai_platform import lake, landing, settings
+from ai_platform import lake
+from ai_platform.automation.freshness import daily_policy
 from ai_platform.files import sha256
+from ai_platform.landing import LandingName, LandingResource, LandingZone, day_name, reference_name
 from ai_platform.partitions import DAILY, parse_day
 from ai_platform.raw.ingest import IngestError, parse
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS, TableSchema
@@ -25,17 +26,19 @@ def column_schema(schema: TableSchema) -> dg.TableSchema:
     )
 
 
-def ingest(schema: TableSchema, source: Path, target: Path, day: date | None = None) -> dict:
+def ingest(schema: TableSchema, zone: LandingZone, name: LandingName, target: Path) -> dict:
     """Ingest one landing file into one lake file; an unchanged source is not rewritten."""
-    if not source.exists():
-        raise IngestError(f"{source}: the landing file is missing (replay the day, or drop the file there)")
-    data = source.read_bytes()
+    source = zone.uri_of(name)
+    try:
+        data = zone.read(name)
+    except FileNotFoundError:
+        raise IngestError(f"{source}: the landing file is missing (replay the day, or drop the file there)") from None
     checksum = sha256(data)
     previous = lake.source_of(target)
     if previous and previous["sha256"] == checksum:
         return {**previous, "rewritten": False}
-    df = parse(data, source, schema, day)
-    record = {"source": str(source), "sha256": checksum, "rows": df.height, "path": str(target)}
+    df = parse(data, source, schema, name.day)
+    record = {"source": source, "sha256": checksum, "rows": df.height, "path": str(target)}
     lake.write_parquet(df, target, source=record)
     return {**record, "rewritten": True}
 
@@ -45,7 +48,7 @@ def _file_result(r: dict) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": r["rows"],
-            "source": dg.MetadataValue.path(r["source"]),
+            "source": dg.MetadataValue.url(r["source"]) if "://" in r["source"] else dg.MetadataValue.path(r["source"]),
             "sha256": r["sha256"],
             "path": dg.MetadataValue.path(r["path"]),
             "rewritten": r["rewritten"],
@@ -59,6 +62,7 @@ def _daily_asset(schema: TableSchema) -> dg.AssetsDefinition:
         key=["raw", schema.name],
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        freshness_policy=daily_policy(),
         group_name=GROUP,
         kinds={"polars", "parquet"},
         description=(
@@ -67,20 +71,14 @@ def _daily_asset(schema: TableSchema) -> dg.AssetsDefinition:
         ),
         metadata={"dagster/column_schema": column_schema(schema)},
     )
-    def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        root = settings.landing_dir()
+    def _asset(context: dg.AssetExecutionContext, landing: LandingResource) -> dg.MaterializeResult:
+        zone = landing.zone()
         done, failed = [], []
         for key in context.partition_keys:
             day = parse_day(key)
             try:
-                done.append(
-                    (
-                        key,
-                        ingest(
-                            schema, landing.day_file(root, schema.name, day), lake.raw_day_path(schema.name, day), day
-                        ),
-                    )
-                )
+                r = ingest(schema, zone, day_name(schema.name, day), lake.raw_day_path(schema.name, day))
+                done.append((key, r))
             except IngestError as e:
                 failed.append((key, str(e)))
         if failed:
@@ -117,13 +115,9 @@ def _reference_asset(schema: TableSchema) -> dg.AssetsDefinition:
         description=f"Reference table `{schema.name}.csv` from the landing zone, validated and written to the lake.",
         metadata={"dagster/column_schema": column_schema(schema)},
     )
-    def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, landing: LandingResource) -> dg.MaterializeResult:
         try:
-            r = ingest(
-                schema,
-                landing.reference_file(settings.landing_dir(), schema.name),
-                lake.raw_reference_path(schema.name),
-            )
+            r = ingest(schema, landing.zone(), reference_name(schema.name), lake.raw_reference_path(schema.name))
         except IngestError as e:
             raise dg.Failure(description=str(e), allow_retries=False) from None
         return _file_result(r)
@@ -134,3 +128,4 @@ def _reference_asset(schema: TableSchema) -> dg.AssetsDefinition:
 daily_assets = [_daily_asset(s) for s in DAILY_SCHEMAS.values()]
 reference_assets = [_reference_asset(s) for s in REFERENCE_SCHEMAS.values()]
 assets = [*daily_assets, *reference_assets]
+resources = {"landing": LandingResource()}

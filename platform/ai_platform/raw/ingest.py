@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
@@ -33,7 +32,7 @@ def _cast(name: str, column: pl.Series, dtype: pl.DataType) -> pl.Series:
     return column.cast(dtype, strict=False)
 
 
-def parse(data: bytes, source: Path, schema: TableSchema, day: date | None = None) -> pl.DataFrame:
+def parse(data: bytes, source: str, schema: TableSchema, day: date | None = None) -> pl.DataFrame:
     """Parse and validate a landing file's bytes against `schema` (and, for daily tables, its day)."""
     try:
         text = data.decode("utf-8")

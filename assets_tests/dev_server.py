@@ -1,0 +1,307 @@
+"""Run `dagster dev` on this repository's workspace in a throwaway instance and talk to its GraphQL API.
+
+For integration tests and benchmarks that need the real webserver, daemon and code server:
+
+    with DagsterDev(tmp_path / "home", env={"AI_PLATFORM_DATA_DIR": str(tmp_path / "data")}) as dev:
+        dev.wait_for(lambda: dev.materialized_partitions(["raw", "flights"]), 60, what="raw/flights")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.prefix) / "bin"
+
+T = TypeVar("T")
+
+LOCATIONS_QUERY = """
+query Locations {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError {
+          __typename
+          ... on RepositoryLocation { repositories { name } }
+          ... on PythonError { message stack }
+        }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+PARTITIONS_QUERY = """
+query AssetPartitions($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    __typename
+    ... on AssetNode {
+      isPartitioned
+      partitionKeys
+      assetPartitionStatuses {
+        __typename
+        ... on TimePartitionStatuses { ranges { startKey endKey status } }
+        ... on DefaultPartitionStatuses { materializedPartitions }
+      }
+    }
+  }
+}
+"""
+
+RUNS_QUERY = """
+query Runs($limit: Int) {
+  runsOrError(limit: $limit) {
+    __typename
+    ... on Runs { results { runId status jobName tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RELOAD_MUTATION = """
+mutation Reload($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      loadStatus
+      locationOrLoadError {
+        __typename
+        ... on PythonError { message stack }
+      }
+    }
+    ... on Error { message }
+  }
+}
+"""
+
+SENSOR_QUERY = """
+query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on Error { message }
+  }
+}
+"""
+
+START_SENSOR_MUTATION = """
+mutation StartSensor($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DagsterDev:
+    """`dagster dev -w workspace.yaml` with DAGSTER_HOME=home, from entering until the whole process group is gone."""
+
+    def __init__(self, home: Path, env: dict[str, str], port: int | None = None, startup_timeout: float = 120.0):
+        self.home = Path(home)
+        self.env = env
+        self.port = port or free_port()
+        self.startup_timeout = startup_timeout
+        self.url = f"http://127.0.0.1:{self.port}/graphql"
+        self.log_path = self.home / "dagster_dev.log"
+        self.location = ""
+        self.repository = ""
+        self.startup_s = 0.0
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> DagsterDev:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+        env = {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "DAGSTER_HOME": str(self.home),
+            **self.env,
+        }
+        cmd = [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)]
+        t0 = time.monotonic()
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            self._wait_until_loaded()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - t0
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        """SIGTERM `dagster dev`, then its process group (code server, run workers); SIGKILL what outlives `grace_s`."""
+        if self._proc is None:
+            return
+        pgid = self._proc.pid  # start_new_session: the group id is the leader's pid
+        deadline = time.monotonic() + grace_s
+        # The leader alone first: it stops its services itself, and it restarts a code server that exits under it.
+        self._proc.terminate()
+        try:
+            self._proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        if _signal_group(pgid, signal.SIGTERM):
+            while _signal_group(pgid, 0) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            _signal_group(pgid, signal.SIGKILL)
+        self._proc.wait()
+        self._proc = None
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None, timeout: float = 60.0) -> dict:
+        """POST a query; return its `data`, raising on GraphQL errors."""
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                payload = json.load(response)
+        except urllib.error.HTTPError as e:  # invalid queries come back as 400 with an `errors` body
+            text = e.read().decode(errors="replace")
+            try:
+                payload = json.loads(text)
+            except ValueError:
+                raise RuntimeError(f"HTTP {e.code} from {self.url}: {text[:2000]}") from e
+        if payload.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {json.dumps(payload['errors'], indent=1)}")
+        return payload["data"]
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float, interval: float = 1.0, what: str = "condition") -> T:
+        """Poll `predicate` until it returns something truthy, and return that; fail early if `dagster dev` died."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive(what)
+            last = predicate()
+            if last:
+                return last
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{what}: not reached within {timeout:.0f} s; last observed: {last!r}")
+            time.sleep(interval)
+
+    def materialized_partitions(self, asset_key: list[str]) -> set[str]:
+        """Partitions whose latest status is materialized (not failed or in progress since)."""
+        node = self.graphql(PARTITIONS_QUERY, {"path": asset_key})["assetNodeOrError"]
+        if node["__typename"] != "AssetNode":
+            raise KeyError(f"asset {'/'.join(asset_key)}: {node['__typename']}")
+        if not node["isPartitioned"]:
+            raise ValueError(f"asset {'/'.join(asset_key)} is not partitioned")
+        statuses = node["assetPartitionStatuses"]
+        if statuses["__typename"] == "DefaultPartitionStatuses":
+            return set(statuses["materializedPartitions"])
+        if statuses["__typename"] != "TimePartitionStatuses":
+            raise NotImplementedError(f"asset {'/'.join(asset_key)}: {statuses['__typename']}")
+        keys = node["partitionKeys"]
+        index = {key: i for i, key in enumerate(keys)}
+        return {
+            key
+            for r in statuses["ranges"]
+            if r["status"] == "MATERIALIZED"
+            for key in keys[index[r["startKey"]] : index[r["endKey"]] + 1]
+        }
+
+    def runs(self, limit: int = 50) -> list[dict]:
+        """Newest first: runId, status, jobName and tags (as a dict)."""
+        result = self.graphql(RUNS_QUERY, {"limit": limit})["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise RuntimeError(f"runsOrError: {result}")
+        return [{**run, "tags": {t["key"]: t["value"] for t in run["tags"]}} for run in result["results"]]
+
+    def reload_location(self, name: str | None = None) -> None:
+        """Reload a code location (default: the workspace's) and raise if it no longer loads."""
+        entry = self.graphql(RELOAD_MUTATION, {"name": name or self.location})["reloadRepositoryLocation"]
+        if entry["__typename"] != "WorkspaceLocationEntry":
+            raise RuntimeError(f"reloadRepositoryLocation: {entry}")
+        loaded = entry["locationOrLoadError"]
+        if loaded and loaded["__typename"] == "PythonError":
+            raise RuntimeError(f"code location failed to load: {loaded['message']}\n{''.join(loaded['stack'])}")
+
+    def sensor_status(self, name: str) -> str:
+        """RUNNING, STOPPED or DECLARED_IN_CODE."""
+        return self._sensor(SENSOR_QUERY, "sensorOrError", name)
+
+    def start_sensor(self, name: str) -> str:
+        return self._sensor(START_SENSOR_MUTATION, "startSensor", name)
+
+    def _sensor(self, query: str, field: str, name: str) -> str:
+        selector = {"repositoryLocationName": self.location, "repositoryName": self.repository, "sensorName": name}
+        result = self.graphql(query, {"selector": selector})[field]
+        if result["__typename"] != "Sensor":
+            raise RuntimeError(f"{field} {name}: {result}")
+        return result["sensorState"]["status"]
+
+    def _check_alive(self, what: str) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            code = None if self._proc is None else self._proc.returncode
+            raise RuntimeError(f"dagster dev exited (code {code}) while waiting for {what}:\n{self.log_tail()}")
+
+    def _wait_until_loaded(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            self._check_alive("the code location to load")
+            try:
+                workspace = self.graphql(LOCATIONS_QUERY, timeout=10)["workspaceOrError"]
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+                last = f"webserver not answering: {e}"
+            else:
+                if workspace["__typename"] != "Workspace":
+                    raise RuntimeError(f"workspaceOrError: {workspace}")
+                entries = workspace["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    (entry,) = entries  # the workspace has one location
+                    loaded = entry["locationOrLoadError"]
+                    if loaded["__typename"] == "PythonError":
+                        raise RuntimeError(
+                            f"code location {entry['name']} failed to load: {loaded['message']}\n"
+                            + "".join(loaded["stack"])
+                        )
+                    self.location = entry["name"]
+                    (repo,) = loaded["repositories"]
+                    self.repository = repo["name"]
+                    return
+                last = f"locations: {[(e['name'], e['loadStatus']) for e in entries]}"
+            time.sleep(0.5)
+        raise TimeoutError(
+            f"dagster dev not ready within {self.startup_timeout:.0f} s ({last}); log tail:\n{self.log_tail()}"
+        )
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the group; False if no process is left in it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True

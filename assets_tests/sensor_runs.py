@@ -1,0 +1,26 @@
+"""Evaluating the landing sensor and launching what it requests, as the daemon would, in-process."""
+
+import dagster as dg
+
+from ai_platform.definitions import defs
+from ai_platform.landing import LandingResource
+
+
+def tick(instance: dg.DagsterInstance, cursor: str | None = None) -> tuple[list[dg.RunRequest], str]:
+    """One evaluation of the landing sensor: its run requests and the cursor it leaves."""
+    sensor = defs.get_sensor_def("landing_zone")
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"landing": LandingResource()}
+    ) as context:
+        result = sensor(context)
+    return list(result.run_requests or []), result.cursor
+
+
+def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("landing_refresh").execute_in_process(
+        instance=instance,
+        asset_selection=list(request.asset_selection),
+        partition_key=request.partition_key,
+        tags=request.tags,
+        raise_on_error=False,
+    )

@@ -1,0 +1,145 @@
+"""The sensors that raise alerts through the one sink (`ai_platform.alerts`): failed runs, failed checks,
+and assets whose freshness turns to FAIL (open-source Dagster shows freshness but sends no alert)."""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from ai_platform import alerts, settings
+
+PARTITION_TAG = "dagster/partition"
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def _partition(run: dg.DagsterRun) -> str | None:
+    if PARTITION_TAG in run.tags:
+        return run.tags[PARTITION_TAG]
+    if all(t in run.tags for t in RANGE_TAGS):
+        return "..".join(run.tags[t] for t in RANGE_TAGS)
+    return None
+
+
+def _key(key: dg.AssetKey) -> str:
+    return "/".join(key.path)
+
+
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=settings.sensor_interval_seconds(),
+    description="Sends an alert naming the failed run's assets, partition, failing steps and a link to the run.",
+)
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    run = context.dagster_run
+    steps = context.get_step_failure_events()
+    reason = "\n".join(
+        f"step {e.step_key}: {e.event_specific_data.error.message.strip()}"
+        for e in steps
+        if e.event_specific_data and e.event_specific_data.error
+    )
+    assets = sorted(_key(k) for k in run.asset_selection or [])
+    partition = _partition(run)
+    alerts.send(
+        alerts.Alert(
+            kind="run_failure",
+            summary=f"run of {run.job_name} failed" + (f" for {partition}" if partition else ""),
+            reason=reason or context.failure_event.message or "the run failed",
+            url=alerts.run_url(run.run_id),
+            asset=", ".join(assets) or None,
+            partition=partition,
+            run_id=run.run_id,
+        ),
+        log=context.log,
+    )
+
+
+def _check_records(instance: dg.DagsterInstance, after: int | None, limit: int = 200):
+    return instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
+        limit=limit,
+        ascending=after is not None,
+    )
+
+
+@dg.sensor(
+    name="alert_on_failed_check",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=settings.sensor_interval_seconds(),
+    description="Sends an alert for every asset check that fails with ERROR severity (blocking checks included).",
+)
+def alert_on_failed_check(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
+    if context.cursor is None:  # first tick: start from now, do not replay the history
+        latest = _check_records(context.instance, None, limit=1)
+        context.update_cursor(str(latest[0].storage_id if latest else 0))
+        return dg.SkipReason("watching asset check evaluations from now on")
+    sent = 0
+    cursor = int(context.cursor)
+    for record in _check_records(context.instance, cursor):
+        cursor = record.storage_id
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        run_id = record.event_log_entry.run_id
+        alerts.send(
+            alerts.Alert(
+                kind="check_failed",
+                summary=f"check {evaluation.check_name} failed on {_key(evaluation.asset_key)}"
+                + (" (blocking: downstream did not run)" if evaluation.blocking else ""),
+                reason=evaluation.description or f"the check did not pass: {dict(evaluation.metadata)}",
+                url=alerts.run_url(run_id) if run_id else alerts.asset_url(evaluation.asset_key.path),
+                asset=_key(evaluation.asset_key),
+                partition=evaluation.partition,
+                run_id=run_id or None,
+            ),
+            log=context.log,
+        )
+        sent += 1
+    context.update_cursor(str(cursor))
+    return None if sent else dg.SkipReason("no failed checks")
+
+
+def build_freshness_alert_sensor(policies: dict[dg.AssetKey, dg.FreshnessPolicy]) -> dg.SensorDefinition:
+    """Alerts once per transition to FAIL of the freshness state the Dagster daemon records."""
+
+    @dg.sensor(
+        name="alert_on_stale_asset",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.sensor_interval_seconds(),
+        description="Sends an alert when an asset's freshness state turns to FAIL (once per transition).",
+    )
+    def alert_on_stale_asset(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
+        previous = json.loads(context.cursor or "{}")
+        records = context.instance.get_freshness_state_records(list(policies))
+        states = {_key(k): r.freshness_state.value for k, r in records.items()}
+        sent = 0
+        for key, policy in policies.items():
+            state = states.get(_key(key))
+            if state == "FAIL" and previous.get(_key(key)) != "FAIL":
+                last = context.instance.get_latest_materialization_event(key)
+                seen = f"{last.asset_materialization.partition} at {_utc(last.timestamp)}" if last else "never"
+                alerts.send(
+                    alerts.Alert(
+                        kind="freshness",
+                        summary=f"{_key(key)} is stale",
+                        reason=f"no materialization within its freshness window ({_window(policy)}); last: {seen}",
+                        url=alerts.asset_url(key.path),
+                        asset=_key(key),
+                        partition=last.asset_materialization.partition if last else None,
+                    ),
+                    log=context.log,
+                )
+                sent += 1
+        context.update_cursor(json.dumps(states, sort_keys=True))
+        return None if sent else dg.SkipReason("no asset turned stale")
+
+    return alert_on_stale_asset
+
+
+def _window(policy: dg.FreshnessPolicy) -> str:
+    fail = getattr(policy, "fail_window", None)
+    return f"fail after {fail.to_timedelta()}" if fail is not None else str(policy)
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

@@ -1,0 +1,87 @@
+"""Freshness: time-window policies per layer, and a check that the expected latest day has arrived.
+
+A freshness policy looks at the newest materialization of *any* partition, so backfilling an old day
+makes an asset look fresh. `latest_day_arrived` is partition-aware: every day that landed (or, on the
+wall clock, every day up to yesterday) must be materialized. Windows are counted in days of data
+(AI_PLATFORM_DAY_SECONDS), so the same policies fit live data and a replay that drops a day every N s.
+"""
+
+import os
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from ai_platform import settings
+from ai_platform.landing import LandingResource, complete_days, valid_names
+from ai_platform.partitions import END_DATE, START_DATE, days
+
+CLOCK_ENV = "AI_PLATFORM_CLOCK"
+CLOCKS = ("landing", "wall")
+_MIN_WINDOW = timedelta(minutes=1)  # Dagster's smallest freshness window
+
+
+def _window(data_days: float) -> timedelta:
+    return max(timedelta(seconds=data_days * settings.day_seconds()), _MIN_WINDOW)
+
+
+def daily_policy() -> dg.FreshnessPolicy:
+    """A daily asset is late after 1.5 days of data without a new materialization, failed after 2."""
+    return dg.FreshnessPolicy.time_window(fail_window=_window(2), warn_window=_window(1.5))
+
+
+def weekly_policy() -> dg.FreshnessPolicy:
+    """A weekly model or report is late after 8 days of data, failed after 10."""
+    return dg.FreshnessPolicy.time_window(fail_window=_window(10), warn_window=_window(8))
+
+
+def clock() -> str:
+    name = os.environ.get(CLOCK_ENV) or "landing"
+    if name not in CLOCKS:
+        raise ValueError(f"{CLOCK_ENV}={name!r}: expected one of {', '.join(CLOCKS)}")
+    return name
+
+
+def expected_days(landing: LandingResource) -> list[date]:
+    """The days that should be materialized by now: every complete landed day, or every day up to yesterday."""
+    if clock() == "wall":
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        return days(START_DATE, min(yesterday + timedelta(days=1), END_DATE))
+    return complete_days(valid_names(landing.zone().list()))
+
+
+def build_latest_day_checks(asset_keys: list[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    def build(key: dg.AssetKey) -> dg.AssetChecksDefinition:
+        @dg.asset_check(
+            asset=key,
+            name="latest_day_arrived",
+            description=(
+                "Partition-aware freshness: every day expected by the clock (AI_PLATFORM_CLOCK: `landing` = each "
+                "day whose files all landed, `wall` = each day up to yesterday) is materialized."
+            ),
+        )
+        def _check(context: dg.AssetCheckExecutionContext, landing: LandingResource) -> dg.AssetCheckResult:
+            expected = expected_days(landing)
+            done = context.instance.get_materialized_partitions(key)
+            missing = [d for d in expected if d.isoformat() not in done]
+            latest = max(done, default=None)
+            return dg.AssetCheckResult(
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=(
+                    f"all {len(expected)} expected day(s) materialized"
+                    if not missing
+                    else f"{len(missing)} expected day(s) not materialized: "
+                    + ", ".join(d.isoformat() for d in missing[:10])
+                    + (" ..." if len(missing) > 10 else "")
+                ),
+                metadata={
+                    "clock": clock(),
+                    "expected_latest_day": expected[-1].isoformat() if expected else "none",
+                    "latest_materialized_day": latest or "none",
+                    "missing_days": len(missing),
+                },
+            )
+
+        return _check
+
+    return [build(k) for k in asset_keys]
