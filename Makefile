@@ -52,6 +52,7 @@ lint: install-dev
 
 bench: $(MANIFEST)
 	$(BIN)/python bench/full_year.py
+	$(BIN)/python bench/sensor_latency.py
 
 clean:
 	rm -rf data .dagster_home dbt_project/target dbt_project/logs

@@ -37,7 +37,7 @@ query Locations {
         locationOrLoadError {
           __typename
           ... on RepositoryLocation { repositories { name } }
-          ... on PythonError { message stack }
+          ... on PythonError { message stack causes { message } }
         }
       }
     }
@@ -81,7 +81,7 @@ mutation Reload($name: String!) {
       loadStatus
       locationOrLoadError {
         __typename
-        ... on PythonError { message stack }
+        ... on PythonError { message stack causes { message } }
       }
     }
     ... on Error { message }
@@ -245,7 +245,7 @@ class DagsterDev:
             raise RuntimeError(f"reloadRepositoryLocation: {entry}")
         loaded = entry["locationOrLoadError"]
         if loaded and loaded["__typename"] == "PythonError":
-            raise RuntimeError(f"code location failed to load: {loaded['message']}\n{''.join(loaded['stack'])}")
+            raise RuntimeError(f"code location failed to load: {_error_text(loaded)}")
 
     def sensor_status(self, name: str) -> str:
         """RUNNING, STOPPED or DECLARED_IN_CODE."""
@@ -283,10 +283,7 @@ class DagsterDev:
                     (entry,) = entries  # the workspace has one location
                     loaded = entry["locationOrLoadError"]
                     if loaded["__typename"] == "PythonError":
-                        raise RuntimeError(
-                            f"code location {entry['name']} failed to load: {loaded['message']}\n"
-                            + "".join(loaded["stack"])
-                        )
+                        raise RuntimeError(f"code location {entry['name']} failed to load: {_error_text(loaded)}")
                     self.location = entry["name"]
                     (repo,) = loaded["repositories"]
                     self.repository = repo["name"]
@@ -305,3 +302,9 @@ def _signal_group(pgid: int, sig: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _error_text(error: dict) -> str:
+    """A PythonError with its stack and, last, the causes (where the user's own exception is)."""
+    causes = "".join(f"\ncaused by: {c['message']}" for c in error.get("causes") or [])
+    return f"{error['message']}\n{''.join(error['stack'])}{causes}"

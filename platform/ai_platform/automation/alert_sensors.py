@@ -1,5 +1,8 @@
 """The sensors that raise alerts through the one sink (`ai_platform.alerts`): failed runs, failed checks,
-and assets whose freshness turns to FAIL (open-source Dagster shows freshness but sends no alert)."""
+and assets whose freshness turns to FAIL (open-source Dagster shows freshness but sends no alert).
+
+Checks are read from each finished run's own events: the default SQLite storage keeps one event log per
+run, where an instance-wide event cursor is not available."""
 
 import json
 from datetime import UTC, datetime
@@ -52,51 +55,43 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
         ),
         log=context.log,
     )
+    send_failed_check_alerts(context.instance, run, context.log)
 
 
-def _check_records(instance: dg.DagsterInstance, after: int | None, limit: int = 200):
-    return instance.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-        limit=limit,
-        ascending=after is not None,
-    )
-
-
-@dg.sensor(
-    name="alert_on_failed_check",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.sensor_interval_seconds(),
-    description="Sends an alert for every asset check that fails with ERROR severity (blocking checks included).",
-)
-def alert_on_failed_check(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    if context.cursor is None:  # first tick: start from now, do not replay the history
-        latest = _check_records(context.instance, None, limit=1)
-        context.update_cursor(str(latest[0].storage_id if latest else 0))
-        return dg.SkipReason("watching asset check evaluations from now on")
+def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, log) -> int:
+    """One alert for each check of `run` that failed with ERROR severity (blocking checks included)."""
     sent = 0
-    cursor = int(context.cursor)
-    for record in _check_records(context.instance, cursor):
-        cursor = record.storage_id
+    for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
-        run_id = record.event_log_entry.run_id
         alerts.send(
             alerts.Alert(
                 kind="check_failed",
                 summary=f"check {evaluation.check_name} failed on {_key(evaluation.asset_key)}"
                 + (" (blocking: downstream did not run)" if evaluation.blocking else ""),
                 reason=evaluation.description or f"the check did not pass: {dict(evaluation.metadata)}",
-                url=alerts.run_url(run_id) if run_id else alerts.asset_url(evaluation.asset_key.path),
+                url=alerts.run_url(run.run_id),
                 asset=_key(evaluation.asset_key),
-                partition=evaluation.partition,
-                run_id=run_id or None,
+                partition=evaluation.partition or _partition(run),
+                run_id=run.run_id,
             ),
-            log=context.log,
+            log=log,
         )
         sent += 1
-    context.update_cursor(str(cursor))
-    return None if sent else dg.SkipReason("no failed checks")
+    return sent
+
+
+@dg.run_status_sensor(
+    name="alert_on_failed_check",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=settings.sensor_interval_seconds(),
+    description="Sends an alert for every asset check that fails with ERROR severity in a successful run "
+    "(failed runs: alert_on_run_failure reports their failed checks too).",
+)
+def alert_on_failed_check(context: dg.RunStatusSensorContext) -> None:
+    send_failed_check_alerts(context.instance, context.dagster_run, context.log)
 
 
 def build_freshness_alert_sensor(policies: dict[dg.AssetKey, dg.FreshnessPolicy]) -> dg.SensorDefinition:

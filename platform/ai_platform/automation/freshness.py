@@ -24,14 +24,19 @@ def _window(data_days: float) -> timedelta:
     return max(timedelta(seconds=data_days * settings.day_seconds()), _MIN_WINDOW)
 
 
+def _policy(warn_days: float, fail_days: float) -> dg.FreshnessPolicy:
+    fail, warn = _window(fail_days), _window(warn_days)
+    return dg.FreshnessPolicy.time_window(fail_window=fail, warn_window=warn if warn < fail else None)
+
+
 def daily_policy() -> dg.FreshnessPolicy:
     """A daily asset is late after 1.5 days of data without a new materialization, failed after 2."""
-    return dg.FreshnessPolicy.time_window(fail_window=_window(2), warn_window=_window(1.5))
+    return _policy(1.5, 2)
 
 
 def weekly_policy() -> dg.FreshnessPolicy:
     """A weekly model or report is late after 8 days of data, failed after 10."""
-    return dg.FreshnessPolicy.time_window(fail_window=_window(10), warn_window=_window(8))
+    return _policy(8, 10)
 
 
 def clock() -> str:

@@ -1,0 +1,84 @@
+"""Under `dagster dev` (webserver + daemon), days dropped into the landing zone flow through with no clicks.
+
+A corrupt day gives a failed run and an alert line while the next day still flows, and an asset left
+without new data turns stale and raises a freshness alert. Everything is observed the way a user
+would: through the webserver's GraphQL API and the alerts file.
+"""
+
+import json
+from datetime import date
+
+import polars as pl
+
+from ai_platform.landing import LocalZone, day_name
+from ai_platform.replay import replay
+from dev_server import DagsterDev
+
+D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
+TIMEOUT = 180
+
+
+def alert_lines(home) -> list[dict]:
+    path = home / "alerts.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path):
+    home, data = tmp_path / "home", tmp_path / "data"
+    zone = LocalZone(data / "landing")
+    env = {
+        "AI_PLATFORM_DATA_DIR": str(data),
+        "AI_PLATFORM_SENSOR_INTERVAL_SECONDS": "2",
+        "AI_PLATFORM_DAY_SECONDS": "20",  # live mode, one day every 20 s: daily assets fail freshness after 1 min
+        "FRESHNESS_DAEMON_INTERVAL_SECONDS": "5",
+        "AI_PLATFORM_LGBM_THREADS": "1",
+    }
+    with DagsterDev(home, env) as dev:
+        replay(zone, D1, D1)
+        dev.wait_for(
+            lambda: "2013-01-01" in dev.materialized_partitions(["flight_features"]), TIMEOUT, what="day 1 features"
+        )
+        assert "2013-01-01" in dev.materialized_partitions(["raw", "weather"])
+
+        replay(zone, D2, D2, with_reference=False)
+        flights = zone.path(day_name("flights", D2))
+        flights.write_text(pl.read_csv(flights, infer_schema=False).with_columns(dep_delay=pl.lit("late")).write_csv())
+        failed = dev.wait_for(
+            lambda: [
+                r for r in dev.runs() if r["status"] == "FAILURE" and r["tags"].get("dagster/partition") == "2013-01-02"
+            ],
+            TIMEOUT,
+            what="the failed run of the corrupt day",
+        )
+        alert = dev.wait_for(
+            lambda: [a for a in alert_lines(home) if a["kind"] == "run_failure"], TIMEOUT, what="a run failure alert"
+        )[0]
+        assert alert["partition"] == "2013-01-02" and alert["run_id"] == failed[0]["runId"]
+        assert "flights/2013-01-02.csv: column 'dep_delay' expects" in alert["reason"]
+        assert alert["url"].endswith(f"/runs/{failed[0]['runId']}")
+
+        replay(zone, D3, D3, with_reference=False)
+        dev.wait_for(
+            lambda: "2013-01-03" in dev.materialized_partitions(["flight_features"]), TIMEOUT, what="day 3 features"
+        )
+        assert "2013-01-02" not in dev.materialized_partitions(["raw", "flights"])
+        missing = dev.wait_for(
+            lambda: [
+                a for a in alert_lines(home) if a["kind"] == "check_failed" and "latest_day_arrived" in a["summary"]
+            ],
+            TIMEOUT,
+            what="the latest_day_arrived alert naming the missing day",
+        )
+        assert "2013-01-02" in missing[0]["reason"]
+
+        stale = dev.wait_for(
+            lambda: [a for a in alert_lines(home) if a["kind"] == "freshness"], TIMEOUT, what="a freshness alert"
+        )
+        assert {a["asset"] for a in stale} <= {
+            "raw/flights",
+            "raw/weather",
+            "flight_features",
+            "stg_flights",
+            "stg_weather",
+            "stg_planes",
+        }
