@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ai_platform import alerts, settings
+from ai_platform.automation.freshness import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
-PARTITION_TAG = "dagster/partition"
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+RANGE_TAGS = (RANGE_START_TAG, RANGE_END_TAG)
 
 
 def _partition(run: dg.DagsterRun) -> str | None:
@@ -59,11 +59,14 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
 
 
 def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, log) -> int:
-    """One alert for each check of `run` that failed with ERROR severity (blocking checks included)."""
+    """One alert for each check of `run` that failed with ERROR severity (blocking checks included),
+    unless its previous execution failed with the same description."""
     sent = 0
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        if _same_as_before(instance, evaluation, run.run_id):
             continue
         alerts.send(
             alerts.Alert(
@@ -80,6 +83,20 @@ def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, l
         )
         sent += 1
     return sent
+
+
+def _same_as_before(instance: dg.DagsterInstance, evaluation, run_id: str) -> bool:
+    """The execution of the check before this run's failed the same way: alerting again would only repeat it."""
+    key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
+    history = instance.event_log_storage.get_asset_check_execution_history(key, limit=50)  # newest first
+    runs = [r.run_id for r in history]
+    if run_id not in runs:
+        return False
+    for record in history[runs.index(run_id) + 1 :]:
+        previous = record.event.dagster_event.event_specific_data if record.event else None
+        if isinstance(previous, dg.AssetCheckEvaluation):
+            return not previous.passed and previous.description == evaluation.description
+    return False
 
 
 @dg.run_status_sensor(

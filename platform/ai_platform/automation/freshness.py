@@ -13,9 +13,17 @@ import dagster as dg
 
 from ai_platform import settings
 from ai_platform.landing import LandingResource, complete_days, valid_names
-from ai_platform.partitions import END_DATE, START_DATE, days
+from ai_platform.partitions import END_DATE, START_DATE, days, parse_day
 
 CLOCK_ENV = "AI_PLATFORM_CLOCK"
+ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CLOCKS = ("landing", "wall")
 _MIN_WINDOW = timedelta(minutes=1)  # Dagster's smallest freshness window
 
@@ -46,12 +54,34 @@ def clock() -> str:
     return name
 
 
+def landing_grace() -> timedelta:
+    """Time for the landing sensor to see a file and queue its run (from then on the run is in flight)."""
+    return timedelta(seconds=3 * settings.sensor_interval_seconds())
+
+
 def expected_days(landing: LandingResource) -> list[date]:
-    """The days that should be materialized by now: every complete landed day, or every day up to yesterday."""
+    """The days that should be materialized by now: every day fully landed before `landing_grace()`
+    (younger files may not have been seen by the sensor yet), or every day up to yesterday."""
     if clock() == "wall":
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         return days(START_DATE, min(yesterday + timedelta(days=1), END_DATE))
-    return complete_days(valid_names(landing.zone().list()))
+    settled = datetime.now(UTC).timestamp() - landing_grace().total_seconds()
+    names = valid_names(landing.zone().list())
+    young = {n.day for n, e in names.items() if e.modified > settled}
+    return [d for d in complete_days(names) if d not in young]
+
+
+def days_in_flight(instance: dg.DagsterInstance) -> set[date]:
+    """Days that a queued or running run is materializing: not missing, only not done yet."""
+    active = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES))
+    out: set[date] = set()
+    for run in active:
+        if PARTITION_TAG in run.tags:
+            out.add(parse_day(run.tags[PARTITION_TAG]))
+        elif RANGE_START_TAG in run.tags and RANGE_END_TAG in run.tags:
+            start, end = parse_day(run.tags[RANGE_START_TAG]), parse_day(run.tags[RANGE_END_TAG])
+            out.update(days(start, end + timedelta(days=1)))
+    return out
 
 
 def build_latest_day_checks(asset_keys: list[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
@@ -67,7 +97,8 @@ def build_latest_day_checks(asset_keys: list[dg.AssetKey]) -> list[dg.AssetCheck
         def _check(context: dg.AssetCheckExecutionContext, landing: LandingResource) -> dg.AssetCheckResult:
             expected = expected_days(landing)
             done = context.instance.get_materialized_partitions(key)
-            missing = [d for d in expected if d.isoformat() not in done]
+            pending = days_in_flight(context.instance)
+            missing = [d for d in expected if d.isoformat() not in done and d not in pending]
             latest = max(done, default=None)
             return dg.AssetCheckResult(
                 passed=not missing,

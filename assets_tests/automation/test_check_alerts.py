@@ -1,0 +1,62 @@
+"""latest_day_arrived and its alerts: a missing day is named, alerted once, and cleared when it arrives."""
+
+import json
+import logging
+from datetime import date, timedelta
+
+import dagster as dg
+
+from ai_platform.automation import freshness
+from ai_platform.automation.alert_sensors import send_failed_check_alerts
+from ai_platform.definitions import defs
+from ai_platform.replay import replay
+
+D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
+CHECK = dg.AssetCheckKey(dg.AssetKey("flight_features"), "latest_day_arrived")
+
+
+def materialize(instance, first: date, last: date) -> dg.DagsterRun:
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    result = defs.resolve_job_def("landing_refresh").execute_in_process(instance=instance, tags=tags)
+    return instance.get_run_by_id(result.run_id)
+
+
+def evaluation(instance, run) -> dg.AssetCheckEvaluation:
+    records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    return next(
+        e
+        for e in (r.event_log_entry.dagster_event.event_specific_data for r in records)
+        if dg.AssetCheckKey(e.asset_key, e.check_name) == CHECK
+    )
+
+
+def test_a_missing_day_is_named_alerted_once_and_cleared_when_it_lands(zone, data_dir, instance, tmp_path, monkeypatch):
+    monkeypatch.setattr(freshness, "landing_grace", lambda: timedelta(0))  # the files were just written
+    alerts_file = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("AI_PLATFORM_ALERTS_FILE", str(alerts_file))
+
+    def feature_alerts():
+        lines = alerts_file.read_text().splitlines() if alerts_file.exists() else []
+        return [a for a in map(json.loads, lines) if a["asset"] == "flight_features"]
+
+    replay(zone, D1, D3)
+    first = materialize(instance, D1, D1)
+    assert evaluation(instance, first).description == "2 expected day(s) not materialized: 2013-01-02, 2013-01-03"
+    send_failed_check_alerts(instance, first, logging.getLogger("test"))
+    assert len(feature_alerts()) == 1 and "2013-01-02, 2013-01-03" in feature_alerts()[0]["reason"]
+
+    again = materialize(instance, D1, D1)  # the same days still missing: no second alert
+    send_failed_check_alerts(instance, again, logging.getLogger("test"))
+    assert len(feature_alerts()) == 1
+
+    third = materialize(instance, D3, D3)  # a different set missing: alerted
+    send_failed_check_alerts(instance, third, logging.getLogger("test"))
+    assert [a["reason"] for a in feature_alerts()][1:] == ["1 expected day(s) not materialized: 2013-01-02"]
+
+    done = materialize(instance, D2, D2)
+    assert evaluation(instance, done).passed
+    send_failed_check_alerts(instance, done, logging.getLogger("test"))
+    assert len(feature_alerts()) == 2
