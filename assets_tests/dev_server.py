@@ -73,35 +73,9 @@ query Runs($limit: Int) {
 }
 """
 
-RELOAD_MUTATION = """
-mutation Reload($name: String!) {
-  reloadRepositoryLocation(repositoryLocationName: $name) {
-    __typename
-    ... on WorkspaceLocationEntry {
-      loadStatus
-      locationOrLoadError {
-        __typename
-        ... on PythonError { message stack causes { message } }
-      }
-    }
-    ... on Error { message }
-  }
-}
-"""
-
 SENSOR_QUERY = """
 query Sensor($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
-    __typename
-    ... on Sensor { sensorState { status } }
-    ... on Error { message }
-  }
-}
-"""
-
-START_SENSOR_MUTATION = """
-mutation StartSensor($selector: SensorSelector!) {
-  startSensor(sensorSelector: $selector) {
     __typename
     ... on Sensor { sensorState { status } }
     ... on Error { message }
@@ -238,27 +212,12 @@ class DagsterDev:
             raise RuntimeError(f"runsOrError: {result}")
         return [{**run, "tags": {t["key"]: t["value"] for t in run["tags"]}} for run in result["results"]]
 
-    def reload_location(self, name: str | None = None) -> None:
-        """Reload a code location (default: the workspace's) and raise if it no longer loads."""
-        entry = self.graphql(RELOAD_MUTATION, {"name": name or self.location})["reloadRepositoryLocation"]
-        if entry["__typename"] != "WorkspaceLocationEntry":
-            raise RuntimeError(f"reloadRepositoryLocation: {entry}")
-        loaded = entry["locationOrLoadError"]
-        if loaded and loaded["__typename"] == "PythonError":
-            raise RuntimeError(f"code location failed to load: {_error_text(loaded)}")
-
     def sensor_status(self, name: str) -> str:
         """RUNNING, STOPPED or DECLARED_IN_CODE."""
-        return self._sensor(SENSOR_QUERY, "sensorOrError", name)
-
-    def start_sensor(self, name: str) -> str:
-        return self._sensor(START_SENSOR_MUTATION, "startSensor", name)
-
-    def _sensor(self, query: str, field: str, name: str) -> str:
         selector = {"repositoryLocationName": self.location, "repositoryName": self.repository, "sensorName": name}
-        result = self.graphql(query, {"selector": selector})[field]
+        result = self.graphql(SENSOR_QUERY, {"selector": selector})["sensorOrError"]
         if result["__typename"] != "Sensor":
-            raise RuntimeError(f"{field} {name}: {result}")
+            raise RuntimeError(f"sensorOrError {name}: {result}")
         return result["sensorState"]["status"]
 
     def _check_alive(self, what: str) -> None:

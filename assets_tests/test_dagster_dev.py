@@ -16,6 +16,7 @@ from dev_server import DagsterDev
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
 TIMEOUT = 180
+SENSORS = ("landing_zone", "retraining", "alert_on_run_failure", "alert_on_failed_check", "alert_on_stale_asset")
 
 
 def alert_lines(home) -> list[dict]:
@@ -34,6 +35,7 @@ def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path):
         "AI_PLATFORM_LGBM_THREADS": "1",
     }
     with DagsterDev(home, env) as dev:
+        assert {name: dev.sensor_status(name) for name in SENSORS} == dict.fromkeys(SENSORS, "RUNNING")
         replay(zone, D1, D1)
         dev.wait_for(
             lambda: "2013-01-01" in dev.materialized_partitions(["flight_features"]), TIMEOUT, what="day 1 features"

@@ -38,3 +38,22 @@ def test_cli_replays_and_rejects_bad_dates(zone, data_dir, capsys):
     with pytest.raises(SystemExit):
         cli.main(["replay", "--start", "2013-02-30"])
     assert "not a date" in capsys.readouterr().err
+
+
+def test_follow_drops_one_further_day_per_interval_after_the_newest_landed_day(zone, data_dir):
+    from ai_platform.replay import follow, next_day
+
+    replay(zone, date(2013, 1, 1), date(2013, 1, 3))
+    waits, lines = [], []
+
+    def sleep(seconds):
+        if len(waits) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C does
+        waits.append(seconds)
+
+    with pytest.raises(KeyboardInterrupt):
+        follow(zone, next_day(zone), every=20, echo=lines.append, sleep=sleep)
+
+    assert waits == [20, 20]
+    assert [line.split()[2] for line in lines] == ["2013-01-04", "2013-01-05", "2013-01-06"]
+    assert next_day(zone) == date(2013, 1, 7)
