@@ -1,9 +1,25 @@
-"""Jobs by layer. dbt and LightGBM assets stay in separate jobs: mixed backfill policies in one job
-make Dagster fall back to one partition per run (see EXAMPLES.md)."""
+"""Jobs by layer. dbt and LightGBM assets stay in separate jobs where they backfill differently: mixed
+backfill policies in one job make Dagster fall back to one partition per run (see EXAMPLES.md); the
+landing job mixes them only among daily assets that all backfill as a single run."""
 
 import dagster as dg
 
+from ai_platform.ml.spec import ModelSpec
 from ai_platform.ml.specs import SPECS
+
+
+def weekly_keys(spec: ModelSpec) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["ml", spec.name, name]) for name in ("model", "evaluation", "champion")]
+
+
+def serving_keys(spec: ModelSpec) -> list[dg.AssetKey]:
+    """The daily assets that use the champion: predictions and monitoring."""
+    return [
+        dg.AssetKey(["ml", spec.name, "predictions"]),
+        dg.AssetKey(["monitoring", spec.name, "feature_drift"]),
+        dg.AssetKey(["monitoring", spec.name, "realized_quality"]),
+    ]
+
 
 reference_job = dg.define_asset_job(
     "reference_tables",
@@ -19,20 +35,34 @@ daily_job = dg.define_asset_job(
 
 landing_job = dg.define_asset_job(
     "landing_refresh",
-    selection=dg.AssetSelection.groups("raw", "features"),
+    selection=dg.AssetSelection.groups("raw", "features")
+    | dg.AssetSelection.assets(*(k for spec in SPECS for k in serving_keys(spec))),
     description=(
-        "What the landing sensor launches: the raw partitions of the files that landed and the features "
-        "downstream of them (each run selects its subset)."
+        "What the landing sensor launches: the raw partitions of the files that landed, the features "
+        "downstream of them, and their predictions and monitoring (each run selects its subset)."
     ),
 )
 
 model_jobs = [
-    dg.define_asset_job(
-        f"train_and_evaluate_{spec.name}",
-        selection=dg.AssetSelection.key_prefixes(["ml", spec.name]),
-        description=f"Train and evaluate the {spec.name} model of a week.",
-    )
+    job
     for spec in SPECS
+    for job in (
+        dg.define_asset_job(
+            f"train_and_evaluate_{spec.name}",
+            selection=dg.AssetSelection.assets(*weekly_keys(spec)),
+            description=f"Train and evaluate the {spec.name} model of a week, then decide the champion.",
+        ),
+        dg.define_asset_job(
+            f"predict_and_monitor_{spec.name}",
+            selection=dg.AssetSelection.assets(*serving_keys(spec)),
+            description=f"Score a range of days with the {spec.name} champion of each day and monitor them.",
+        ),
+        dg.define_asset_job(
+            f"model_history_{spec.name}",
+            selection=dg.AssetSelection.assets(dg.AssetKey(["ml", spec.name, "history_report"])),
+            description=f"Render the {spec.name} model history report.",
+        ),
+    )
 ]
 
 jobs = [reference_job, daily_job, landing_job, *model_jobs]

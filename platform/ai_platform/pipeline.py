@@ -19,9 +19,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from ai_platform import lake, landing, settings
 from ai_platform.features.assets import LakeExport, lake_exports, manifest
 from ai_platform.files import sha256, write_atomic
+from ai_platform.jobs import serving_keys
 from ai_platform.landing import LandingZone
-from ai_platform.ml import training
-from ai_platform.ml.assets import load_metrics, report_dir
+from ai_platform.ml import registry, training
+from ai_platform.ml.evaluation import load_metrics, report_dir
+from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
@@ -82,7 +84,7 @@ def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> 
     for week in weeks_in_data(spec, end):
         start = parse_day(week)
         try:
-            card, metrics = training.load_card(spec, week), load_metrics(spec, week)
+            card, metrics = training.load_card(spec, week), load_metrics(spec.name, week)
         except FileNotFoundError:
             todo.append(week)
             continue
@@ -91,6 +93,7 @@ def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> 
         if (
             week not in models
             or week not in reports
+            or not (training.model_dir(spec, week) / "profile.json").exists()
             or card["input_data_versions"][spec.features_model] != _feature_versions(spec, train_days)
             or metrics["input_data_versions"] != _feature_versions(spec, eval_days)
         ):
@@ -98,8 +101,27 @@ def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> 
     return todo
 
 
+def days_to_serve(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[date]:
+    """Days whose predictions or monitoring are missing, or whose champion or features changed since."""
+    weeks = weekly(spec.window_weeks)
+    done = set.intersection(*(instance.get_materialized_partitions(k) for k in serving_keys(spec)))
+    todo = []
+    for day in days(START_DATE, end):
+        recorded = lake.source_of(predictions_path(spec, day))
+        _, version = serving_version(spec, weeks, day)
+        if day.isoformat() not in done or (recorded and version is None):
+            todo.append(day)
+        elif version is not None and (
+            recorded is None
+            or recorded["model_version"] != version
+            or recorded["features"] != _feature_versions(spec, [day])
+        ):
+            todo.append(day)
+    return todo
+
+
 def _layer(step_key: str) -> str:
-    return "raw" if step_key.startswith("raw__") else "ml" if step_key.startswith("ml__") else "features"
+    return next((p for p in ("raw", "ml", "monitoring") if step_key.startswith(f"{p}__")), "features")
 
 
 # Step logs stay in the instance (the UI shows them); the terminal gets warnings and errors only.
@@ -165,10 +187,38 @@ def run(
         todo = weeks_to_train(instance, spec, end)
         echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
         job = defs.resolve_job_def(f"train_and_evaluate_{spec.name}")
-        for i, week in enumerate(todo, 1):
-            _execute(job, instance, layer_seconds, partition_key=week)
-            echo(f"  [{i}/{len(todo)}] week {week}: AUC {load_metrics(spec, week)['roc_auc']:.3f}")
-        summaries[spec.name] = [load_metrics(spec, w) for w in weeks_in_data(spec, end)]
+        champion = dg.AssetKey(["ml", spec.name, "champion"])
+        decided = instance.get_materialized_partitions(champion)
+        # Decisions form a chain (each compares with the champion the previous one left): from the first
+        # retrained week on, every week is decided again, in order.
+        for week in weeks_in_data(spec, end):
+            if week in todo:
+                _execute(job, instance, layer_seconds, partition_key=week)
+            elif week not in decided or (todo and week > todo[0]):
+                _execute(job, instance, layer_seconds, partition_key=week, asset_selection=[champion])
+            else:
+                continue
+            d = registry.load_decision(spec, week)
+            echo(
+                f"  week {week}: AUC {load_metrics(spec.name, week)['roc_auc']:.3f}, "
+                f"{d['action']} -> champion {d['champion']}"
+            )
+        serve = days_to_serve(instance, spec, end)
+        if serve:
+            echo(f"{spec.name}: predictions and monitoring for {serve[0]} .. {serve[-1]} as one run")
+            _execute(
+                defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
+                instance,
+                layer_seconds,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: serve[0].isoformat(),
+                    ASSET_PARTITION_RANGE_END_TAG: serve[-1].isoformat(),
+                },
+            )
+        report = dg.AssetKey(["ml", spec.name, "history_report"])
+        if todo or serve or instance.get_latest_materialization_event(report) is None:
+            _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, layer_seconds)
+        summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end)]
 
     main = specs[0].name
     aucs = [m["roc_auc"] for m in summaries[main]]
@@ -182,7 +232,7 @@ def run(
         "weeks": {
             name: [
                 {k: m[k] for k in ("week", "n", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "baseline_roc_auc")}
-                | {"report": str(report_dir(next(s for s in specs if s.name == name), m["week"]) / "report.html")}
+                | {"report": str(report_dir(name, m["week"]) / "report.html")}
                 for m in ms
             ]
             for name, ms in summaries.items()

@@ -14,6 +14,7 @@ requested but not yet in the lake.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -148,10 +149,13 @@ def _partition(first: date, last: date) -> dict:
     }
 
 
-def plan(tick: Tick, feature_keys: list[dg.AssetKey], lookback: int) -> list[dg.RunRequest]:
+def plan(
+    tick: Tick, feature_keys: list[dg.AssetKey], lookback: int, serving: Callable[[date, date], list[dg.AssetKey]]
+) -> list[dg.RunRequest]:
     """The runs a tick's changes need.
 
-    Reference tables ride along with the first daily run (features read them), or run alone.
+    Reference tables ride along with the first daily run (features read them), or run alone. The days'
+    predictions and monitoring (`serving(first, last)`: those whose champion decision is made) join the run.
     """
     refs = [c for c in tick.changes if c.name.day is None]
     by_day: dict[date, list[Change]] = {}
@@ -171,7 +175,7 @@ def plan(tick: Tick, feature_keys: list[dg.AssetKey], lookback: int) -> list[dg.
         requests.append(
             dg.RunRequest(
                 run_key=_run_key(f"days {first}..{last}", changes),
-                asset_selection=[*ref_keys, *RAW_DAILY, *feature_keys],
+                asset_selection=[*ref_keys, *RAW_DAILY, *feature_keys, *serving(first, last)],
                 **_partition(first, last),
             )
         )
@@ -190,7 +194,11 @@ def plan(tick: Tick, feature_keys: list[dg.AssetKey], lookback: int) -> list[dg.
     return requests
 
 
-def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition, feature_keys: list[dg.AssetKey]) -> dg.SensorDefinition:
+def build_landing_sensor(
+    job: dg.UnresolvedAssetJobDefinition,
+    feature_keys: list[dg.AssetKey],
+    serving: Callable[[date, date], list[dg.AssetKey]],
+) -> dg.SensorDefinition:
     @dg.sensor(
         name="landing_zone",
         job=job,
@@ -208,7 +216,7 @@ def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition, feature_keys: lis
         tick = look(landing.zone(), cursor)
         for why in sorted(tick.ignored.values()):
             context.log.warning(f"ignored landing file {why}")
-        requests = plan(tick, feature_keys, lookback_days())
+        requests = plan(tick, feature_keys, lookback_days(), serving)
         for c in tick.changes:
             cursor.pending[str(c.name)] = c.sha256
         cursor.pending = {n: s for n, s in cursor.pending.items() if s != ingested_sha(parse_name(n))}

@@ -1,4 +1,5 @@
-"""ML layer: one factory turns a ModelSpec into weekly model and evaluation assets (group `ml`)."""
+"""ML layer: one factory turns a ModelSpec into its assets: the weekly model, its evaluation and the champion
+decision (group `ml`), daily predictions, daily monitoring (group `monitoring`) and the model history report."""
 
 import base64
 import json
@@ -10,20 +11,16 @@ from ai_platform import settings
 from ai_platform.automation.freshness import weekly_policy
 from ai_platform.automation.retraining import retrain_condition
 from ai_platform.files import write_atomic
-from ai_platform.ml import evaluation, training
+from ai_platform.ml import drift, evaluation, registry, training
+from ai_platform.ml.champion import build_champion_asset
+from ai_platform.ml.history_report import history_markdown, write_history_report
+from ai_platform.ml.predictions import build_predictions_asset
 from ai_platform.ml.spec import ModelSpec
+from ai_platform.monitoring.assets import build_monitoring_assets, load_drift
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 
 GROUP = "ml"
 LIGHTGBM_POOL = "lightgbm"
-
-
-def report_dir(spec: ModelSpec, week: str):
-    return settings.reports_dir() / spec.name / week
-
-
-def load_metrics(spec: ModelSpec, week: str) -> dict:
-    return json.loads((report_dir(spec, week) / "metrics.json").read_text())
 
 
 def _png_markdown(path) -> dg.MetadataValue:
@@ -84,6 +81,7 @@ def build_model_assets(spec: ModelSpec) -> list:
         vocab = training.vocabulary(spec, train)
         valid_from = window[-spec.early_stopping_days]
         trained = training.fit(spec, train, valid_from, vocab)
+        importance = training.feature_importance(trained.booster)
         card = {
             "spec": spec.name,
             "week": week,
@@ -97,8 +95,11 @@ def build_model_assets(spec: ModelSpec) -> list:
             "best_iteration": trained.best_iteration,
             "metrics": {"early_stopping_valid_auc": trained.valid_auc},
             "input_data_versions": {spec.features_model: versions},
+            "top_features": sorted(spec.features, key=lambda f: -importance[f]),
         }
-        paths, card = training.save(spec, week, trained, card)
+        profile = drift.reference_profile(train, spec.features, spec.categorical)
+        profile["daily_psi_p95"] = drift.daily_psi_quantile(profile, train, "flight_date", window[-28:])
+        paths, card = training.save(spec, week, trained, card, profile)
         saved_features = training.load_model(paths["model"]).feature_name()
         return dg.MaterializeResult(
             metadata={
@@ -157,7 +158,7 @@ def build_model_assets(spec: ModelSpec) -> list:
         baseline = test[spec.baseline].to_numpy() if spec.baseline else None
         metrics = evaluation.binary_metrics(y, scores, baseline)
         metrics["cancelled_or_unlabelled"] = df.height - test.height
-        out = report_dir(spec, week)
+        out = evaluation.report_dir(spec.name, week)
         files = evaluation.write_report(
             out,
             title=f"{spec.name}: week of {week}",
@@ -209,4 +210,68 @@ def build_model_assets(spec: ModelSpec) -> list:
             ],
         )
 
-    return [model, model_evaluation]
+    champion = build_champion_asset(spec, weeks, model_key, evaluation_key)
+    predictions = build_predictions_asset(spec, weeks, champion.key)
+    monitoring = build_monitoring_assets(spec, weeks, champion.key, predictions.key)
+    report = build_history_report_asset(spec, evaluation_key, champion.key, monitoring[0].key)
+    return [model, model_evaluation, champion, predictions, *monitoring, report]
+
+
+def history_inputs(spec: ModelSpec) -> tuple[list[dict], list[dict]]:
+    """Per week: the challenger's and the serving champion's AUC on the challenger's week; and the decisions."""
+    decisions = registry.history(spec)
+    weeks = []
+    for d in decisions:
+        metrics = evaluation.load_metrics(spec.name, d["week"])
+        incumbent = (d["numbers"] or {}).get("champion")
+        weeks.append(
+            {
+                "week": d["week"],
+                "challenger_auc": metrics["roc_auc"],
+                "champion_auc": incumbent["roc_auc"] if incumbent else None,
+                "baseline_auc": metrics.get("baseline_roc_auc"),
+                "champion": d["previous"],
+            }
+        )
+    return weeks, decisions
+
+
+def build_history_report_asset(
+    spec: ModelSpec, evaluation_key: dg.AssetKey, champion_key: dg.AssetKey, drift_key: dg.AssetKey
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["ml", spec.name, "history_report"],
+        deps=[evaluation_key, champion_key, drift_key],
+        group_name=GROUP,
+        kinds={"html"},
+        automation_condition=dg.AutomationCondition.eager(),
+        description=(
+            "The model history: AUC per week for the challenger, the serving champion and the baseline, "
+            "promotions and rollbacks marked, feature drift per day; HTML with PNG plots."
+        ),
+    )
+    def history_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        weeks, decisions = history_inputs(spec)
+        files = write_history_report(
+            settings.reports_dir() / spec.name / "history",
+            title=f"{spec.name}: model history",
+            weeks=weeks,
+            decisions=decisions,
+            drift=[{"day": r["day"], "psi": r["psi"]} for r in load_drift(spec) if r["psi"]],
+            drift_threshold=spec.drift_psi_threshold,
+        )
+        champions = [d for d in decisions if d["champion"]]
+        return dg.MaterializeResult(
+            metadata={
+                "weeks": len(weeks),
+                "promotions": sum(d["action"] in ("promote", "bootstrap") for d in decisions),
+                "rollbacks": sum(d["action"] == "rollback" for d in decisions),
+                "current_champion": champions[-1]["champion"] if champions else "none",
+                "summary": dg.MetadataValue.md(history_markdown(weeks, decisions)),
+                "auc_history": _png_markdown(files["auc"]),
+                "drift": _png_markdown(files["drift"]),
+                "report": dg.MetadataValue.path(str(files["html"])),
+            }
+        )
+
+    return history_report

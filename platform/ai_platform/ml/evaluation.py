@@ -9,14 +9,25 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ai_platform import settings
 from ai_platform.files import write_atomic
 
 _EPS = 1e-7
+
+
+def report_dir(spec_name: str, week: str) -> Path:
+    """Where the evaluation of a spec's weekly model is written."""
+    return settings.reports_dir() / spec_name / week
+
+
+def load_metrics(spec_name: str, week: str) -> dict:
+    return json.loads((report_dir(spec_name, week) / "metrics.json").read_text())
 
 
 def _check(y_true: Any, y_score: Any, name: str = "y_score") -> tuple[np.ndarray, np.ndarray]:

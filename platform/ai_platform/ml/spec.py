@@ -44,6 +44,18 @@ class ModelSpec:
     seed: int = 42
     params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     auc_floor: float = 0.60  # evaluation check: warn below this out-of-time AUC
+    # Promotion gate: a challenger replaces the champion only if, on the challenger's own (unseen) week,
+    # its AUC is higher by at least this margin and its log loss not worse by more than this tolerance,
+    # and it passes the floor above and the calibration ceiling.
+    promote_min_auc_gain: float = 0.0
+    promote_max_logloss_increase: float = 0.002
+    ece_ceiling: float = 0.10
+    # Monitoring: a day drifts when one of the champion's `drift_top_features` most important features has a
+    # population stability index (against the champion's training window) above both `drift_psi_threshold`
+    # and `drift_tolerance` times what an ordinary day of the window already reached (its 95th percentile).
+    drift_psi_threshold: float = 0.25
+    drift_tolerance: float = 2.0
+    drift_top_features: int = 20
 
     def __post_init__(self) -> None:
         missing = set(self.categorical) - set(self.features)

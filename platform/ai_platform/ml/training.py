@@ -120,15 +120,16 @@ def model_dir(spec: ModelSpec, week: str) -> Path:
     return settings.models_dir() / spec.name / week
 
 
-def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> tuple[dict[str, Path], dict]:
-    """The model in LightGBM's text format plus its model card (JSON), each written atomically.
+def save(spec: ModelSpec, week: str, trained: Trained, card: dict, profile: dict) -> tuple[dict[str, Path], dict]:
+    """The model in LightGBM's text format, its model card (JSON) and the reference profile of its training
+    data (for drift monitoring), each written atomically.
 
     Returns the paths and the card as written.
     """
     import lightgbm as lgb
 
     out = model_dir(spec, week)
-    paths = {"model": out / "model.txt", "card": out / "model_card.json"}
+    paths = {"model": out / "model.txt", "card": out / "model_card.json", "profile": out / "profile.json"}
     model_bytes = trained.booster.model_to_string().encode()
     write_atomic(paths["model"], model_bytes)
     card = {
@@ -142,6 +143,7 @@ def save(spec: ModelSpec, week: str, trained: Trained, card: dict) -> tuple[dict
         },
     }
     write_atomic(paths["card"], json.dumps(card, indent=2, sort_keys=True).encode())
+    write_atomic(paths["profile"], json.dumps(profile, sort_keys=True).encode())
     return paths, card
 
 

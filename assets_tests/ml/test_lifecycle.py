@@ -1,0 +1,167 @@
+"""Model lifecycle on real data: champion decisions, rollback, predictions by the champion of each day,
+drift monitoring that alerts and requests a retrain."""
+
+import json
+import logging
+from dataclasses import replace
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from ai_platform import settings
+from ai_platform.automation.alert_sensors import send_failed_check_alerts
+from ai_platform.definitions import defs
+from ai_platform.landing import LocalZone, day_name
+from ai_platform.ml import registry, training
+from ai_platform.ml.champion import scored_on_week
+from ai_platform.ml.predictions import predictions_path
+from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
+from ai_platform.partitions import days
+from ai_platform.pipeline import run
+from sensor_runs import execute, tick
+
+UNTIL = date(2013, 3, 18)  # 11 weeks: three weekly models and their decisions
+WEEKS = ["2013-02-26", "2013-03-05", "2013-03-12"]
+CHAMPION = dg.AssetKey(["ml", "flight_delay", "champion"])
+
+
+@pytest.fixture(scope="module")
+def eleven_weeks(tmp_path_factory):
+    from conftest import instance_overrides
+
+    root = tmp_path_factory.mktemp("lifecycle")
+    (root / "home").mkdir()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
+    ):
+        mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
+        mp.setenv(settings.LGBM_THREADS_ENV, "2")
+        mp.setenv("AI_PLATFORM_ALERTS_FILE", str(root / "alerts.jsonl"))
+        run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
+        yield instance, root
+
+
+def test_every_week_is_decided_with_its_numbers_and_audited(eleven_weeks):
+    history = registry.history(SPEC)
+    assert [d["week"] for d in history] == WEEKS
+    assert history[0]["action"] == "bootstrap" and history[0]["champion"] == WEEKS[0]
+    for d in history[1:]:
+        assert d["action"] in ("promote", "keep")
+        assert d["numbers"]["challenger"]["version"] == d["week"]
+        assert d["numbers"]["champion"]["version"] == d["previous"]  # both scored on the challenger's week
+        assert d["effective_from"] == (date.fromisoformat(d["week"]) + timedelta(days=7)).isoformat()
+    audit = (registry.registry_dir(SPEC) / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["week"] for line in audit] == WEEKS
+
+
+def test_each_day_is_predicted_by_the_champion_in_effect_that_day_never_by_a_model_that_saw_it(eleven_weeks):
+    instance, _ = eleven_weeks
+    served = [d for d in days(date(2013, 1, 1), UNTIL + timedelta(days=1)) if predictions_path(SPEC, d).exists()]
+    assert served == days(date(2013, 3, 5), UNTIL + timedelta(days=1))  # from the first decision in effect on
+    for day in served:
+        predictions = pl.read_parquet(predictions_path(SPEC, day))
+        features = pl.read_parquet(
+            settings.lake_dir() / "features" / "flight_features" / f"date={day}" / "data.parquet"
+        )
+        in_effect = registry.decision_week_for(day, WEEKS)
+        assert predictions.height == features.height
+        assert predictions["model_version"].unique().to_list() == [registry.load_decision(SPEC, in_effect)["champion"]]
+        trained_until = training.load_card(SPEC, predictions["model_version"][0])["training_window"][1]
+        assert date.fromisoformat(trained_until) < day
+    assert instance.get_materialized_partitions(dg.AssetKey(["ml", "flight_delay", "predictions"])) == {
+        d.isoformat() for d in days(date(2013, 1, 1), UNTIL + timedelta(days=1))
+    }
+    (rows,) = duckdb.sql(
+        f"select count(*), min(score), max(score) from read_parquet("
+        f"'{settings.lake_dir()}/predictions/flight_delay/*/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    assert rows[0] > 10000 and 0 < rows[1] < rows[2] < 1
+
+
+def _poor_model(version: str) -> None:
+    """A deliberately poor model of the same spec: one week of January, three boosting rounds."""
+    poor = replace(SPEC, max_rounds=3, early_stopping_rounds=1, params={**SPEC.params, "num_leaves": 2})
+    df, _ = training.load_days(SPEC, days(date(2013, 1, 1), date(2013, 1, 8)))
+    train = training.labelled(SPEC, df)
+    vocab = training.vocabulary(SPEC, train)
+    trained = training.fit(poor, train, date(2013, 1, 6), vocab)
+    card = {
+        "features": list(SPEC.features),
+        "categorical_vocabulary": vocab,
+        "training_window": ["2013-01-01", "2013-01-07"],
+    }
+    training.save(SPEC, version, trained, card, profile={})
+
+
+def test_the_gate_promotes_a_better_challenger_and_keeps_a_worse_one(eleven_weeks):
+    _poor_model("poor")
+    week = WEEKS[-1]
+    good, poor = scored_on_week(SPEC, week, week), scored_on_week(SPEC, "poor", week)
+    assert good.roc_auc > poor.roc_auc + 0.02
+
+    better = registry.decide(SPEC, week, challenger=good, champion=poor)
+    worse = registry.decide(SPEC, week, challenger=poor, champion=good)
+
+    assert better["action"] == "promote" and better["champion"] == week
+    assert worse["action"] == "keep" and worse["champion"] == week
+    assert "below the floor" in worse["reason"] or "does not beat the margin" in worse["reason"]
+    assert worse["numbers"]["challenger"]["roc_auc"] == poor.roc_auc
+
+
+def test_rollback_is_one_materialization_with_config_audited_and_kept(eleven_weeks):
+    instance, _ = eleven_weeks
+    job = defs.resolve_job_def("train_and_evaluate_flight_delay")
+    config = {"ops": {"ml__flight_delay__champion": {"config": {"rollback_to": WEEKS[0], "reason": "bad release"}}}}
+
+    result = job.execute_in_process(
+        instance=instance, partition_key=WEEKS[-1], asset_selection=[CHAMPION], run_config=config
+    )
+
+    assert result.success
+    decision = registry.load_decision(SPEC, WEEKS[-1])
+    assert (decision["action"], decision["champion"], decision["reason"]) == ("rollback", WEEKS[0], "bad release")
+    audit = [json.loads(line) for line in (registry.registry_dir(SPEC) / "audit.jsonl").read_text().splitlines()]
+    assert audit[-1]["action"] == "rollback" and audit[-1]["run_id"] == result.run_id
+    again = job.execute_in_process(instance=instance, partition_key=WEEKS[-1], asset_selection=[CHAMPION])
+    assert again.success and registry.load_decision(SPEC, WEEKS[-1])["action"] == "rollback"  # kept on re-runs
+
+    bad = {"ops": {"ml__flight_delay__champion": {"config": {"rollback_to": "2013-12-24", "reason": "x"}}}}
+    failed = job.execute_in_process(
+        instance=instance, partition_key=WEEKS[0], asset_selection=[CHAMPION], run_config=bad, raise_on_error=False
+    )
+    assert not failed.success
+    assert "not a model version up to 2013-02-26" in str(failed.get_step_failure_events()[0].step_failure_data.error)
+
+
+def test_injected_drift_trips_the_check_alerts_and_requests_a_retrain(eleven_weeks):
+    instance, root = eleven_weeks
+    zone = LocalZone(settings.data_dir() / "landing")
+    day = date(2013, 3, 14)
+    name = day_name("flights", day)
+    flights = pl.read_csv(zone.read(name), infer_schema=False)
+    # An upstream bug: every flight of the day goes to Chicago O'Hare.
+    zone.path(name).write_text(flights.with_columns(dest=pl.lit("ORD")).write_csv())
+
+    requests, _ = tick(instance)
+    (request,) = requests
+    assert dg.AssetKey(["monitoring", "flight_delay", "feature_drift"]) in request.asset_selection
+    result = execute(instance, request)
+
+    drift_check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "feature_drift")
+    assert not drift_check.passed and "2013-03-14" in drift_check.description
+    assert "dest" in drift_check.description
+    send_failed_check_alerts(instance, instance.get_run_by_id(result.run_id), logging.getLogger("test"))
+    alerts = [json.loads(line) for line in (root / "alerts.jsonl").read_text().splitlines()]
+    assert any(a["kind"] == "check_failed" and a["asset"] == "monitoring/flight_delay/feature_drift" for a in alerts)
+
+    sensor = defs.get_sensor_def("retrain_on_drift_flight_delay")
+    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+        retrain = sensor(context)
+    (retrain_request,) = retrain.run_requests
+    assert retrain_request.partition_key == "2013-03-12"  # the week of the drifted day: model, evaluation, champion
+    assert retrain_request.tags["ai_platform/trigger"] == "drift"
+    assert "2013-03-14" in retrain_request.tags["ai_platform/drift_days"].split(",")
