@@ -25,7 +25,11 @@ def land_features(instance: dg.DagsterInstance, start: date, end: date) -> None:
 
 def evaluate(instance, cursor=None, assets=defs, **kwargs):
     return dg.evaluate_automation_conditions(
-        defs=assets, instance=instance, asset_selection=dg.AssetSelection.groups("ml"), cursor=cursor, **kwargs
+        defs=assets,
+        instance=instance,
+        asset_selection=dg.AssetSelection.assets(MODEL, EVALUATION),
+        cursor=cursor,
+        **kwargs,
     )
 
 
