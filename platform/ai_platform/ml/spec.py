@@ -54,7 +54,7 @@ class ModelSpec:
     # population stability index (against the champion's training window) above both `drift_psi_threshold`
     # and `drift_tolerance` times what an ordinary day of the window already reached (its 95th percentile).
     drift_psi_threshold: float = 0.25
-    drift_tolerance: float = 2.0
+    drift_tolerance: float = 3.0
     drift_top_features: int = 20
 
     def __post_init__(self) -> None:
