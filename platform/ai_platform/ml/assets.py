@@ -257,8 +257,14 @@ def build_history_report_asset(
             title=f"{spec.name}: model history",
             weeks=weeks,
             decisions=decisions,
-            drift=[{"day": r["day"], "psi": r["psi"]} for r in load_drift(spec) if r["psi"]],
-            drift_threshold=spec.drift_psi_threshold,
+            # The check's own measure: each watched feature's PSI over its limit (above 1: drift).
+            drift=[
+                {"day": r["day"], "psi": {f: r["psi"][f] / limit for f, limit in r["limits"].items()}}
+                for r in load_drift(spec)
+                if r["champion"]
+            ],
+            drift_threshold=1.0,
+            measure="PSI / drift limit",
         )
         champions = [d for d in decisions if d["champion"]]
         return dg.MaterializeResult(

@@ -135,7 +135,7 @@ def _draw_auc(fig: Any, weeks: list[dict], decisions: list[dict]) -> None:
     fig.legend(loc="outside lower center", ncols=5, fontsize="small")
 
 
-def _draw_drift(fig: Any, drift: list[dict], threshold: float) -> None:
+def _draw_drift(fig: Any, drift: list[dict], threshold: float, measure: str) -> None:
     features = sorted({f for d in drift for f in d["psi"]})
     if not features:
         _message(fig, "no drift measurements yet")
@@ -158,7 +158,7 @@ def _draw_drift(fig: Any, drift: list[dict], threshold: float) -> None:
 
     finite = grid[np.isfinite(grid)]
     vmax = max(2 * threshold, float(finite.max()) if finite.size else 0.0)
-    # Green below the threshold, red above, whatever the largest PSI is.
+    # Green below the threshold, red above, whatever the largest value is.
     norm = TwoSlopeNorm(vmin=0.0, vcenter=threshold, vmax=vmax)
     cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="lightgrey")
     ax = fig.add_subplot()
@@ -169,10 +169,10 @@ def _draw_drift(fig: Any, drift: list[dict], threshold: float) -> None:
     step = _tick_every(len(days))
     ax.set_xticks(np.arange(0, len(days), step) + 0.5, [d.isoformat() for d in days[::step]], **_TICK_LABELS)
     shown = f"top {len(top)} of {len(features)} features" if len(features) > len(top) else f"{len(top)} features"
-    ax.set(xlabel="Day (grey: not measured)", title=f"Feature drift (PSI per day), {shown} by max PSI")
+    ax.set(xlabel="Day (grey: not measured)", title=f"Feature drift ({measure} per day), {shown} by maximum")
     cbar = fig.colorbar(mesh, ax=ax, extend="max" if np.isposinf(grid).any() else "neither")
     cbar.ax.axhline(threshold, color="black", lw=2)
-    cbar.set_label(f"PSI (black line: threshold {threshold:g})")
+    cbar.set_label(f"{measure} (black line: threshold {threshold:g})")
 
 
 def _png(draw: Callable[[Any], None], figsize: tuple[float, float]) -> bytes:
@@ -201,15 +201,19 @@ def write_history_report(
     decisions: list[dict],
     drift: list[dict],
     drift_threshold: float,
+    measure: str = "PSI",
 ) -> dict[str, Path]:
-    """Write auc_history.png, drift.png and a self-contained report.html; returns their paths."""
+    """Write auc_history.png, drift.png and a self-contained report.html; returns their paths.
+
+    `drift` holds per day a value per feature (`psi`), named `measure` and judged against `drift_threshold`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_features = len({f for d in drift for f in d["psi"]})
     pngs = {
         "auc": _png(lambda fig: _draw_auc(fig, weeks, decisions), (10, 5.5)),
         "drift": _png(
-            lambda fig: _draw_drift(fig, drift, drift_threshold), (10, 2 + 0.35 * min(n_features, _TOP_FEATURES))
+            lambda fig: _draw_drift(fig, drift, drift_threshold, measure),
+            (10, 2 + 0.35 * min(n_features, _TOP_FEATURES)),
         ),
     }
     paths = {"auc": out_dir / "auc_history.png", "drift": out_dir / "drift.png", "html": out_dir / "report.html"}
@@ -218,7 +222,7 @@ def write_history_report(
 
     summary = _summary(weeks, decisions)
     summary["days monitored"] = len(drift)
-    summary[f"days with a feature PSI > {drift_threshold:g}"] = sum(
+    summary[f"days with a feature {measure} > {drift_threshold:g}"] = sum(
         any(v > drift_threshold for v in d["psi"].values()) for d in drift
     )
     action = {d["week"]: d["action"] for d in decisions}
