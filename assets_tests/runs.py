@@ -1,8 +1,12 @@
 """Launching the platform's jobs from tests, the way `make run` and single-run backfills do."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 
@@ -21,3 +25,24 @@ def materialize_reference(instance: dg.DagsterInstance) -> None:
     from ai_platform.definitions import defs
 
     assert defs.resolve_job_def("reference_tables").execute_in_process(instance=instance).success
+
+
+@contextmanager
+def make_run_until(root: Path, until: date) -> Iterator[tuple[dict, dg.DagsterInstance]]:
+    """`make run` up to day `until` in its own data directory and instance under `root` (kept while in use);
+    alerts go to root/alerts.jsonl."""
+    from ai_platform import settings
+    from ai_platform.definitions import defs
+    from ai_platform.ml.specs import FLIGHT_DELAY
+    from ai_platform.pipeline import run
+    from conftest import instance_overrides
+
+    (root / "home").mkdir()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
+    ):
+        mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
+        mp.setenv(settings.LGBM_THREADS_ENV, "2")
+        mp.setenv("AI_PLATFORM_ALERTS_FILE", str(root / "alerts.jsonl"))
+        yield run(defs, [FLIGHT_DELAY], until=until, instance=instance, echo=lambda *_: None), instance

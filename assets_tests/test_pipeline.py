@@ -14,6 +14,7 @@ from ai_platform.ml import training
 from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
 from ai_platform.partitions import days
 from ai_platform.pipeline import run
+from runs import make_run_until
 
 UNTIL = date(2013, 3, 11)  # 10 weeks: the first two weekly models (8-week window) and their weeks
 WEEKS = ["2013-02-26", "2013-03-05"]
@@ -21,18 +22,8 @@ WEEKS = ["2013-02-26", "2013-03-05"]
 
 @pytest.fixture(scope="module")
 def ten_weeks(tmp_path_factory):
-    from conftest import instance_overrides
-
-    root = tmp_path_factory.mktemp("e2e")
-    (root / "home").mkdir()
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
-    ):
-        mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
-        mp.setenv(settings.LGBM_THREADS_ENV, "2")
-        summary = run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
-        yield summary, instance
+    with make_run_until(tmp_path_factory.mktemp("e2e"), UNTIL) as done:
+        yield done
 
 
 def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(ten_weeks):

@@ -20,7 +20,7 @@ from ai_platform.ml.champion import scored_on_week
 from ai_platform.ml.predictions import predictions_path
 from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
 from ai_platform.partitions import days
-from ai_platform.pipeline import run
+from runs import make_run_until
 from sensor_runs import execute, tick
 
 UNTIL = date(2013, 3, 18)  # 11 weeks: three weekly models and their decisions
@@ -30,18 +30,8 @@ CHAMPION = dg.AssetKey(["ml", "flight_delay", "champion"])
 
 @pytest.fixture(scope="module")
 def eleven_weeks(tmp_path_factory):
-    from conftest import instance_overrides
-
     root = tmp_path_factory.mktemp("lifecycle")
-    (root / "home").mkdir()
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
-    ):
-        mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
-        mp.setenv(settings.LGBM_THREADS_ENV, "2")
-        mp.setenv("AI_PLATFORM_ALERTS_FILE", str(root / "alerts.jsonl"))
-        run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
+    with make_run_until(root, UNTIL) as (_, instance):
         yield instance, root
 
 
