@@ -75,3 +75,16 @@ def test_with_a_retrain_cron_weeks_are_retrained_on_its_ticks_only(instance, mon
 
     result = evaluate(instance, result.cursor, assets=assets, evaluation_time=sunday + timedelta(hours=19))
     assert result.get_requested_partitions(MODEL) == {WEEK1.isoformat()}
+
+
+def test_the_history_report_follows_each_new_day_without_waiting_for_the_whole_year(instance):
+    report = dg.AssetSelection.assets(dg.AssetKey(["ml", "flight_delay", "history_report"]))
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=report)
+    drift = dg.AssetKey(["monitoring", "flight_delay", "feature_drift"])
+    instance.report_runless_asset_event(dg.AssetMaterialization(drift, partition="2013-03-05"))
+
+    result = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=report, cursor=first.cursor
+    )
+
+    assert first.total_requested == 0 and result.total_requested == 1

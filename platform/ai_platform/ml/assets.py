@@ -244,7 +244,10 @@ def build_history_report_asset(
         deps=[evaluation_key, champion_key, drift_key],
         group_name=GROUP,
         kinds={"html"},
-        automation_condition=dg.AutomationCondition.eager(),
+        # Not eager(): it waits for every partition upstream, and days keep arriving.
+        automation_condition=dg.AutomationCondition.eager()
+        .without(dg.AutomationCondition.in_latest_time_window())
+        .without(~dg.AutomationCondition.any_deps_missing()),
         description=(
             "The model history: AUC per week for the challenger, the serving champion and the baseline, "
             "promotions and rollbacks marked, feature drift per day; HTML with PNG plots."
