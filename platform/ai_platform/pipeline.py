@@ -227,6 +227,7 @@ def run(
         "mean_auc": sum(aucs) / len(aucs),
         "min_auc": min(aucs),
         "mean_baseline_auc": sum(m["baseline_roc_auc"] for m in summaries[main]) / len(aucs),
+        "champions": {spec.name: _champion_summary(spec) for spec in specs},
         "wall_s": time.perf_counter() - started,
         "layer_s": dict(layer_seconds),
         "weeks": {
@@ -240,6 +241,21 @@ def run(
     }
     write_atomic(settings.data_dir() / "run_summary.json", json.dumps(summary, indent=2).encode())
     return summary
+
+
+def _champion_summary(spec: ModelSpec) -> dict:
+    history = registry.history(spec)
+    serving = [d["champion"] for d in history if d["champion"]]
+    files = predictions_path(spec, START_DATE).parents[1].glob("*/data.parquet")
+    predicted = sorted(p.parent.name.removeprefix("date=") for p in files)
+    return {
+        "decisions": len(history),
+        "promotions": sum(d["action"] in ("promote", "bootstrap") for d in history),
+        "rollbacks": sum(d["action"] == "rollback" for d in history),
+        "current": serving[-1] if serving else None,
+        "predicted_days": [predicted[0], predicted[-1], len(predicted)] if predicted else None,
+        "history_report": str(settings.reports_dir() / spec.name / "history" / "report.html"),
+    }
 
 
 def format_summary(summary: dict) -> str:
@@ -261,5 +277,12 @@ def format_summary(summary: dict) -> str:
         + ", ".join(f"{k} {v:.1f}s" for k, v in summary["layer_s"].items())
         + f"; wall {summary['wall_s']:.1f}s"
     )
+    for name, c in summary["champions"].items():
+        days_line = f"{c['predicted_days'][2]} days predicted ({c['predicted_days'][0]} .. {c['predicted_days'][1]})"
+        lines.append(
+            f"{name} champion: {c['current']} after {c['decisions']} weekly decisions ({c['promotions']} promotions, "
+            f"{c['rollbacks']} rollbacks); " + (days_line if c["predicted_days"] else "no predictions yet")
+        )
+        lines.append(f"model history: {c['history_report']}")
     lines.append(f"reports: {settings.reports_dir()}  summary: {settings.data_dir() / 'run_summary.json'}")
     return "\n".join(lines)
