@@ -113,9 +113,9 @@ def look(zone: LandingZone, cursor: Cursor) -> Tick:
             checksum = sha256(zone.read(name))
         except FileNotFoundError:  # deleted since the listing
             continue
-        known = cursor.pending.get(str(name)) or ingested_sha(name)
-        if checksum != known:
-            changes.append(Change(name, checksum, ingested_sha(name)))
+        ingested = ingested_sha(name)
+        if checksum != (cursor.pending.get(str(name)) or ingested):
+            changes.append(Change(name, checksum, ingested))
     cursor.advance(entries)
     return Tick(changes, ignored, set(complete_days(valid_names(entries))))
 
