@@ -5,6 +5,7 @@ to the lake as one Parquet file per day, which is how Python reads them (DuckDB 
 """
 
 import json
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -92,7 +93,10 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
     start, end = window.start.date(), window.end.date()
     settings.export_for_dbt()
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context).stream()
+    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context)
+    yield from invocation.stream()
+    # Each invocation writes its own target folder (~2 MB): keep it only when the build failed (stream() raised).
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
     for export in lake_exports(manifest()):
         if dg.AssetKey(export.model) in context.selected_asset_keys:
             rows = export_days(export.model, export.partition_column, start, end)
