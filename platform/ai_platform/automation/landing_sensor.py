@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from ai_platform import lake, settings
+from ai_platform import lake, quarantine, settings
 from ai_platform.features.assets import lake_exports, manifest
 from ai_platform.files import sha256
 from ai_platform.landing import (
@@ -32,6 +32,7 @@ from ai_platform.landing import (
     LandingResource,
     LandingZone,
     complete_days,
+    day_name,
     parse_name,
     valid_names,
 )
@@ -149,13 +150,31 @@ def _partition(first: date, last: date) -> dict:
     }
 
 
+def quarantined_day(zone: LandingZone, day: date) -> bool:
+    """Whether one of the day's landing files, as it is now, was quarantined (it cannot be ingested)."""
+    for table in DAILY_TABLES:
+        name = day_name(table, day)
+        if quarantine.has_any(name):
+            try:
+                if quarantine.is_quarantined(name, sha256(zone.read(name))):
+                    return True
+            except FileNotFoundError:
+                continue
+    return False
+
+
 def plan(
-    tick: Tick, feature_keys: list[dg.AssetKey], lookback: int, serving: Callable[[date, date], list[dg.AssetKey]]
+    tick: Tick,
+    feature_keys: list[dg.AssetKey],
+    lookback: int,
+    serving: Callable[[date, date], list[dg.AssetKey]],
+    bad: Callable[[date], bool] = lambda day: False,
 ) -> list[dg.RunRequest]:
     """The runs a tick's changes need.
 
     Reference tables ride along with the first daily run (features read them), or run alone. The days'
     predictions and monitoring (`serving(first, last)`: those whose champion decision is made) join the run.
+    Days whose current file is quarantined (`bad`) are left out, so the days around them still run.
     """
     refs = [c for c in tick.changes if c.name.day is None]
     by_day: dict[date, list[Change]] = {}
@@ -167,6 +186,7 @@ def plan(
     for day in by_day:
         if day in tick.complete:
             to_featurize |= {day + timedelta(days=i) for i in range(lookback + 1)} & tick.complete
+    to_featurize -= {d for d in to_featurize if bad(d)}
 
     requests = []
     ref_keys = [dg.AssetKey(["raw", c.name.table]) for c in refs]
@@ -213,10 +233,11 @@ def build_landing_sensor(
     )
     def landing_zone(context: dg.SensorEvaluationContext, landing: LandingResource) -> dg.SensorResult:
         cursor = Cursor.parse(context.cursor)
-        tick = look(landing.zone(), cursor)
+        zone = landing.zone()
+        tick = look(zone, cursor)
         for why in sorted(tick.ignored.values()):
             context.log.warning(f"ignored landing file {why}")
-        requests = plan(tick, feature_keys, lookback_days(), serving)
+        requests = plan(tick, feature_keys, lookback_days(), serving, lambda day: quarantined_day(zone, day))
         for c in tick.changes:
             cursor.pending[str(c.name)] = c.sha256
         cursor.pending = {n: s for n, s in cursor.pending.items() if s != ingested_sha(parse_name(n))}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ai_platform import lake
+from ai_platform import lake, quarantine
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.files import sha256
 from ai_platform.landing import LandingName, LandingResource, LandingZone, day_name, reference_name
@@ -37,7 +37,11 @@ def ingest(schema: TableSchema, zone: LandingZone, name: LandingName, target: Pa
     previous = lake.source_of(target)
     if previous and previous["sha256"] == checksum:
         return {**previous, "rewritten": False}
-    df = parse(data, source, schema, name.day)
+    try:
+        df = parse(data, source, schema, name.day)
+    except IngestError as e:
+        kept = quarantine.keep(name, source, data, str(e))
+        raise IngestError(f"{e}\n  kept in {kept}; land a corrected file to recover the day") from None
     record = {"source": source, "sha256": checksum, "rows": df.height, "path": str(target)}
     lake.write_parquet(df, target, source=record)
     return {**record, "rewritten": True}
