@@ -7,7 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from ai_platform.partitions import range_tags
 
 
 def materialize_days(instance: dg.DagsterInstance, first: date, last: date) -> dg.ExecuteInProcessResult:
@@ -16,7 +17,7 @@ def materialize_days(instance: dg.DagsterInstance, first: date, last: date) -> d
 
     return defs.resolve_job_def("daily_ingest_and_features").execute_in_process(
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+        tags=range_tags(first, last),
         raise_on_error=False,
     )
 

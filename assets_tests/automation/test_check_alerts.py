@@ -9,6 +9,7 @@ import dagster as dg
 from ai_platform.automation import freshness
 from ai_platform.automation.alert_sensors import send_failed_check_alerts
 from ai_platform.definitions import defs
+from ai_platform.partitions import range_tags
 from ai_platform.replay import replay
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
@@ -16,11 +17,7 @@ CHECK = dg.AssetCheckKey(dg.AssetKey("flight_features"), "latest_day_arrived")
 
 
 def materialize(instance, first: date, last: date) -> dg.DagsterRun:
-    tags = {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": last.isoformat(),
-    }
-    result = defs.resolve_job_def("landing_refresh").execute_in_process(instance=instance, tags=tags)
+    result = defs.resolve_job_def("landing_refresh").execute_in_process(instance=instance, tags=range_tags(first, last))
     return instance.get_run_by_id(result.run_id)
 
 

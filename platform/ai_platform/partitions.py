@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 START_DATE = date(2013, 1, 1)
 END_DATE = date(2014, 1, 1)  # exclusive
@@ -41,3 +47,17 @@ def parse_day(value: str) -> date:
 def days(start: date, end: date) -> list[date]:
     """Days in the half-open window [start, end)."""
     return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    """The run tags of a single-run backfill of the days [first, last] (Dagster has no public constant)."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
+
+
+def run_window(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first and last partition key a run materializes (equal for one partition), from its tags."""
+    if PARTITION_NAME_TAG in tags:
+        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
+    if ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
+        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
+    return None

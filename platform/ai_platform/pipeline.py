@@ -14,7 +14,6 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ai_platform import lake, landing, settings
 from ai_platform.features.assets import LakeExport, lake_exports, manifest
@@ -25,7 +24,7 @@ from ai_platform.ml import registry, training
 from ai_platform.ml.evaluation import load_metrics, report_dir
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.spec import ModelSpec
-from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
+from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, range_tags, weekly
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
 
 
@@ -177,7 +176,7 @@ def run(
             defs.resolve_job_def("daily_ingest_and_features"),
             instance,
             layer_seconds,
-            tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+            tags=range_tags(first, last),
         )
     else:
         echo("daily ingest + features: nothing changed")
@@ -210,10 +209,7 @@ def run(
                 defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
                 instance,
                 layer_seconds,
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: serve[0].isoformat(),
-                    ASSET_PARTITION_RANGE_END_TAG: serve[-1].isoformat(),
-                },
+                tags=range_tags(serve[0], serve[-1]),
             )
         report = dg.AssetKey(["ml", spec.name, "history_report"])
         if todo or serve or instance.get_latest_materialization_event(report) is None:

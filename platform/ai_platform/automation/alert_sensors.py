@@ -10,17 +10,14 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ai_platform import alerts, settings
-from ai_platform.automation.freshness import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
-
-RANGE_TAGS = (RANGE_START_TAG, RANGE_END_TAG)
+from ai_platform.partitions import run_window
 
 
 def _partition(run: dg.DagsterRun) -> str | None:
-    if PARTITION_TAG in run.tags:
-        return run.tags[PARTITION_TAG]
-    if all(t in run.tags for t in RANGE_TAGS):
-        return "..".join(run.tags[t] for t in RANGE_TAGS)
-    return None
+    window = run_window(run.tags)
+    if window is None:
+        return None
+    return window[0] if window[0] == window[1] else "..".join(window)
 
 
 def _key(key: dg.AssetKey) -> str:

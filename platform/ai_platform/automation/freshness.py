@@ -13,7 +13,7 @@ import dagster as dg
 
 from ai_platform import settings
 from ai_platform.landing import LandingResource, complete_days, valid_names
-from ai_platform.partitions import END_DATE, START_DATE, days, parse_day
+from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, run_window
 
 CLOCK_ENV = "AI_PLATFORM_CLOCK"
 ACTIVE_RUN_STATUSES = [
@@ -22,8 +22,6 @@ ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CLOCKS = ("landing", "wall")
 _MIN_WINDOW = timedelta(minutes=1)  # Dagster's smallest freshness window
 
@@ -76,11 +74,9 @@ def days_in_flight(instance: dg.DagsterInstance) -> set[date]:
     active = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES))
     out: set[date] = set()
     for run in active:
-        if PARTITION_TAG in run.tags:
-            out.add(parse_day(run.tags[PARTITION_TAG]))
-        elif RANGE_START_TAG in run.tags and RANGE_END_TAG in run.tags:
-            start, end = parse_day(run.tags[RANGE_START_TAG]), parse_day(run.tags[RANGE_END_TAG])
-            out.update(days(start, end + timedelta(days=1)))
+        window = run_window(run.tags)
+        if window:
+            out.update(days(parse_day(window[0]), parse_day(window[1]) + timedelta(days=1)))
     return out
 
 

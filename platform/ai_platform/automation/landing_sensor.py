@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ai_platform import lake, quarantine, settings
 from ai_platform.features.assets import lake_exports, manifest
@@ -36,6 +35,7 @@ from ai_platform.landing import (
     parse_name,
     valid_names,
 )
+from ai_platform.partitions import range_tags
 
 RAW_DAILY = [dg.AssetKey(["raw", t]) for t in DAILY_TABLES]
 
@@ -145,9 +145,7 @@ def _run_key(label: str, changes: list[Change]) -> str:
 def _partition(first: date, last: date) -> dict:
     if first == last:
         return {"partition_key": first.isoformat()}
-    return {
-        "tags": {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
-    }
+    return {"tags": range_tags(first, last)}
 
 
 def quarantined_day(zone: LandingZone, day: date) -> bool:
