@@ -138,7 +138,10 @@ class LocalZone:
         return out
 
     def read(self, name: LandingName) -> bytes:
-        return self.path(name).read_bytes()
+        path = self.path(name)
+        if not path.resolve().is_relative_to(self.root):  # a symlink out of the zone
+            raise PermissionError(f"{path} points outside the landing zone {self.root}; it is not read")
+        return path.read_bytes()
 
     def write_if_changed(self, name: LandingName, data: bytes) -> bool:
         from ai_platform.files import write_if_changed

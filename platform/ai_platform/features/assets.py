@@ -14,16 +14,19 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from ai_platform import lake, settings
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.features.manifest import ensure_manifest
 from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
 from ai_platform.partitions import DAILY, days
+from ai_platform.retries import TRANSIENT_ERRORS
 
 GROUP = "features"
 DUCKDB_POOL = "duckdb"
+# What DuckDB says when another process holds the warehouse file's lock.
+DUCKDB_LOCKED = "Could not set lock on file"
 
 
 class Translator(DagsterDbtTranslator):
@@ -87,6 +90,7 @@ def export_days(model: str, partition_column: str, start: date, end: date) -> in
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=Translator(),
     pool=DUCKDB_POOL,
+    retry_policy=TRANSIENT_ERRORS,
 )
 def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     window = context.partition_time_window
@@ -94,7 +98,12 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
     settings.export_for_dbt()
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
     invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context)
-    yield from invocation.stream()
+    try:
+        yield from invocation.stream()
+    except DagsterDbtCliRuntimeError as e:
+        if DUCKDB_LOCKED in str(e):
+            raise  # another process holds the warehouse: transient, the retry policy runs the step again
+        raise dg.Failure(description=str(e), allow_retries=False) from None  # a failing test or model: not retried
     # Each invocation writes its own target folder (~2 MB): keep it only when the build failed (stream() raised).
     shutil.rmtree(invocation.target_path, ignore_errors=True)
     for export in lake_exports(manifest()):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import polars as pl
 
@@ -13,7 +12,14 @@ NULL_VALUES = ["NA", ""]
 
 
 class IngestError(ValueError):
-    """A landing file that cannot be ingested as it is; retrying will not help."""
+    """A landing file that cannot be ingested as it is; retrying will not help.
+
+    `findings` holds the data-quality checks' outcome on the file when they ran (check name -> problem or None).
+    """
+
+    def __init__(self, message: str, findings: dict[str, str | None] | None = None):
+        super().__init__(message)
+        self.findings = findings or {}
 
 
 def _first_bad(text: pl.Series, typed: pl.Series) -> tuple[int, str]:
@@ -32,8 +38,8 @@ def _cast(name: str, column: pl.Series, dtype: pl.DataType) -> pl.Series:
     return column.cast(dtype, strict=False)
 
 
-def parse(data: bytes, source: str, schema: TableSchema, day: date | None = None) -> pl.DataFrame:
-    """Parse and validate a landing file's bytes against `schema` (and, for daily tables, its day)."""
+def parse(data: bytes, source: str, schema: TableSchema) -> pl.DataFrame:
+    """Parse a landing file's bytes into `schema`'s columns and types (values are judged by raw/quality.py)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -60,18 +66,5 @@ def parse(data: bytes, source: str, schema: TableSchema, day: date | None = None
         if (df[name].is_not_null() & column.is_null()).any():
             row, value = _first_bad(df[name], column)
             raise IngestError(f"{source}: column {name!r} expects {dtype} but line {row + 2} has {value!r}")
-        if name in schema.required and column.null_count():
-            row = int(column.is_null().arg_true()[0])
-            raise IngestError(f"{source}: column {name!r} is empty on line {row + 2}; it is required")
         typed[name] = column
-    out = pl.DataFrame(typed)
-
-    if day is not None and out.height:
-        wrong = out.filter((pl.col("year") != day.year) | (pl.col("month") != day.month) | (pl.col("day") != day.day))
-        if wrong.height:
-            first = wrong.row(0, named=True)
-            raise IngestError(
-                f"{source}: {wrong.height} of {out.height} rows belong to another day than {day} "
-                f"(first: {first['year']}-{first['month']:02d}-{first['day']:02d})"
-            )
-    return out
+    return pl.DataFrame(typed)
