@@ -33,9 +33,10 @@ $(MANIFEST): $(VENV)/.installed $(DBT_FILES)
 
 manifest: $(MANIFEST)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# Linked once, only when DAGSTER_HOME has no dagster.yaml yet: a home set up with a deploy/ variant is kept.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
-	ln -sf $(CURDIR)/dagster.yaml $@
+	ln -s $(CURDIR)/dagster.yaml $@
 
 run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ai-platform run

