@@ -67,18 +67,6 @@ def test_model_card_and_report_describe_the_model(ten_weeks):
     assert "data:image/png;base64," in report and "roc_auc" in report
 
 
-def test_training_is_deterministic(ten_weeks):
-    card = training.load_card(SPEC, WEEKS[0])
-    window = days(date.fromisoformat(card["training_window"][0]), date.fromisoformat(WEEKS[0]))
-    df, _ = training.load_days(SPEC, window)
-    train = training.labelled(SPEC, df)
-    retrained = training.fit(
-        SPEC, train, date.fromisoformat(card["early_stopping_from"]), card["categorical_vocabulary"]
-    )
-    saved = (training.model_dir(SPEC, WEEKS[0]) / "model.txt").read_text()
-    assert retrained.booster.model_to_string() == saved
-
-
 def test_running_again_does_no_work_twice(ten_weeks):
     _, instance = ten_weeks
     runs_before = instance.get_runs_count()

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ai_platform import settings
+from ai_platform.files import append_line
 
 UI_URL_ENV = "AI_PLATFORM_UI_URL"
 ALERTS_FILE_ENV = "AI_PLATFORM_ALERTS_FILE"
@@ -108,26 +109,13 @@ def send(alert: Alert, log: logging.Logger | None = None) -> None:
     text = alert.text()
     log.error(text)
     try:
-        _append_line(alerts_file(), json.dumps(dataclasses.asdict(alert), ensure_ascii=False) + "\n")
+        append_line(alerts_file(), json.dumps(dataclasses.asdict(alert), ensure_ascii=False) + "\n")
     finally:
         for name, deliver in _channels():
             try:
                 deliver(alert)
             except Exception as err:  # a channel must not lose the alert nor fail the caller
                 log.warning(f"alert channel {name} failed: {type(err).__name__}: {_redact(str(err))}")
-
-
-def _append_line(path: Path, line: str) -> None:
-    """One write on an O_APPEND descriptor: lines from concurrent processes never interleave."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = line.encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = os.write(fd, data)
-    finally:
-        os.close(fd)
-    if written != len(data):
-        raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
 
 
 def _redact(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -12,10 +13,33 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _remove_dead_writers_temps(path: Path) -> None:
+    """Delete the temp files of `path` whose writer process has died (killed between its write and its rename).
+
+    A temp file is named `.<name>.<writer pid>.<random>.tmp`; one of a live process (another writer of the same
+    file) is left alone. Writers of one data directory run on one machine (its lake is a local folder).
+    """
+    prefix = f".{path.name}."
+    for tmp in path.parent.glob(glob.escape(prefix) + "*.tmp"):
+        pid = tmp.name[len(prefix) :].split(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole file or nothing: a temp file in the same folder, then a rename."""
+    """Write the whole file or nothing: a temp file in the same folder, then a rename.
+
+    Writing a file again also clears the temp files that a killed earlier writer of it left behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_dead_writers_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -31,3 +55,17 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         return False
     write_atomic(path, data)
     return True
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line with a single write on an O_APPEND descriptor: lines from concurrent processes never
+    interleave, and a kill cannot split it (a signal is handled after the write returns)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = line.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, data)
+    finally:
+        os.close(fd)
+    if written != len(data):
+        raise OSError(f"short write to {path}: {written} of {len(data)} bytes")

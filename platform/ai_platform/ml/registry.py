@@ -10,12 +10,11 @@ audit log are files under <data dir>/registry/<spec>/.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ai_platform import settings
-from ai_platform.files import write_atomic
+from ai_platform.files import append_line, write_atomic
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import parse_day
 
@@ -103,13 +102,7 @@ def save_decision(spec: ModelSpec, decision: dict, run_id: str) -> None:
     """Write the week's decision and append it to the audit log (every decision, every time it is made)."""
     write_atomic(decision_path(spec, decision["week"]), json.dumps(decision, indent=2, sort_keys=True).encode())
     record = {**decision, "decided_at": datetime.now(UTC).isoformat(timespec="seconds"), "run_id": run_id}
-    path = registry_dir(spec) / "audit.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
-    finally:
-        os.close(fd)
+    append_line(registry_dir(spec) / "audit.jsonl", json.dumps(record, sort_keys=True) + "\n")
     history = [load_decision(spec, p.stem) for p in sorted(decision_path(spec, "x").parent.glob("*.json"))]
     write_atomic(registry_dir(spec) / "champion_history.json", json.dumps(history, indent=2).encode())
 
