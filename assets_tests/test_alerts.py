@@ -5,7 +5,6 @@ import email
 import email.policy
 import json
 import logging
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from ai_platform import alerts
+from processes import free_port
 
 WEBHOOK_PATH = "/services/T0000/B0000/not-a-real-token"
 
@@ -32,13 +32,6 @@ def make_alert(**changes) -> alerts.Alert:
         url=alerts.asset_url(["raw", "flights"], "2013-01-07"),
     )
     return dataclasses.replace(alert, **changes)
-
-
-def free_port() -> int:
-    """A port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_lines(path) -> list[dict]:

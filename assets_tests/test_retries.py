@@ -14,6 +14,7 @@ import duckdb
 from ai_platform import lake, settings
 from ai_platform.landing import open_zone
 from ai_platform.replay import replay
+from processes import free_port
 from runs import materialize_days, materialize_reference
 
 DAY = date(2013, 1, 2)
@@ -98,9 +99,7 @@ def test_raw_ingestion_waits_out_an_s3_server_that_is_down(s3_server, data_dir, 
     replay(open_zone(settings.landing_uri()), date(2013, 1, 1), DAY)
     materialize_reference(instance)
 
-    with socket.socket() as s:  # a port where nothing listens yet: connections are refused
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there yet: connections are refused
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     upstream = s3_server.endpoint_url.removeprefix("http://").split(":")
     servers = []

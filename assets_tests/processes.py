@@ -1,0 +1,49 @@
+"""What the servers tests start have in common: free ports, their log's tail, and dying with the test."""
+
+import contextlib
+import ctypes
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+class PortTaken(RuntimeError):
+    """The server lost the race for a port we picked: try again with others."""
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct ports that were free on 127.0.0.1 a moment ago (held open together so they are distinct)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"<no log: {e}>"
+
+
+# Loaded here, not in the child: after a uid switch the child may not be able to read Python's files.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
+    """A `preexec_fn`: on Linux, the kernel sends the child `sig` if the test process dies first. It runs in
+    the child before exec, after any uid switch (which would clear it)."""
+
+    def arm() -> None:
+        if _LIBC is not None:
+            pr_set_pdeathsig = 1
+            _LIBC.prctl(pr_set_pdeathsig, sig)
+
+    return arm
