@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ai_platform.partitions import START_DATE, parse_day
+from ai_platform.partitions import END_DATE, START_DATE, parse_day
 
 
 def _date(value: str):
@@ -13,6 +13,12 @@ def _date(value: str):
         return parse_day(value)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _years(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of years >= 1")
+    return int(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +31,24 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"first day, YYYY-MM-DD; default {START_DATE}, or with --follow the day after the newest one landed",
     )
-    rp.add_argument("--end", type=_date, default=None, help="last day (inclusive), YYYY-MM-DD; default: --start")
+    rp.add_argument(
+        "--end",
+        type=_date,
+        default=None,
+        help="last day (inclusive), YYYY-MM-DD; default: --start, or with --years the last synthetic day",
+    )
+    rp.add_argument(
+        "--years",
+        type=_years,
+        default=None,
+        metavar="N",
+        help=(
+            "synthetic history: the 2013 data re-dated into N years of 364 days (weekdays kept, small "
+            f"deterministic jitter) from the partitions' first day ({START_DATE}); only days within the "
+            f"partitions [{START_DATE}, {END_DATE}) are written (AI_PLATFORM_START_DATE / AI_PLATFORM_END_DATE); "
+            "default: none when the partitions lie within 2013, else the years that cover them"
+        ),
+    )
     rp.add_argument(
         "--to",
         default=None,
@@ -42,25 +65,41 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "replay":
+        import time
         from datetime import timedelta
 
         from ai_platform import settings
         from ai_platform.landing import open_zone
-        from ai_platform.replay import follow, next_day, replay
+        from ai_platform.replay import default_years, follow, next_day, replay, synthetic_end, synthetic_window
 
         zone = open_zone(args.to or settings.landing_uri())
+        # Partitions beyond the source year (AI_PLATFORM_START_DATE / _END_DATE) replay synthetic years by default.
+        years = args.years if args.years is not None else default_years()
         if not (args.follow and args.start is None):
             start = args.start or START_DATE
-            end = args.end or start
-            result = replay(zone, start, end)
-            print(f"{result.days} day(s) into {zone.uri}: {result.written} written, {result.unchanged} unchanged")
+            if args.years is None:
+                end = args.end or start
+            else:
+                end = args.end or (min(END_DATE, synthetic_end(years, START_DATE)) - timedelta(days=1))
+            if years is not None:
+                first, last = synthetic_window(start, end, years)
+                last_synthetic = synthetic_end(years, START_DATE) - timedelta(days=1)
+                print(
+                    f"{years} synthetic year(s): {START_DATE} .. {last_synthetic}; "
+                    f"partitions [{START_DATE}, {END_DATE}); landing "
+                    + (f"{first} .. {last}" if first <= last else "no day (outside the partitions)")
+                )
+            t0 = time.perf_counter()
+            result = replay(zone, start, end, years=years)
+            took = "" if years is None else f" ({time.perf_counter() - t0:.1f} s)"
+            print(f"{result.days} day(s) into {zone.uri}: {result.written} written, {result.unchanged} unchanged{took}")
         if args.follow:
             print(f"following: one day every {args.every:g} s into {zone.uri} (Ctrl-C stops)")
             try:
                 if args.start is None:
-                    follow(zone, next_day(zone), args.every)
+                    follow(zone, next_day(zone), args.every, years=years)
                 else:
-                    follow(zone, end + timedelta(days=1), args.every, wait_first=True)
+                    follow(zone, end + timedelta(days=1), args.every, wait_first=True, years=years)
             except KeyboardInterrupt:
                 pass
     elif args.command == "run":

@@ -1,0 +1,442 @@
+"""One incremental day after 1 month, 1 year and 10 years of history: does its cost grow with the history?
+
+For each history length H (tokens like 1m, 1y, 10y, 9w, 45d; m = 30 days, y = a synthetic year of 364 days):
+1. a fresh data directory and Dagster instance (DAGSTER_HOME with the repository's dagster.yaml), partitions
+   configured to start on 2013-01-01 and end CAPACITY days after the history (AI_PLATFORM_START_DATE/_END_DATE);
+2. `ai-platform replay --years N` lands the history; the reference tables, then ALL history days through raw and
+   dbt features as one single-run range (`daily_ingest_and_features`);
+3. a champion for the new days: the decision week serving them is trained, evaluated and decided
+   (`train_and_evaluate_<spec>`, the expanding window: every day of the history). The decisions before it are not
+   computed: one stub decision "no champion" for the week before stands for them, so the week bootstraps. A
+   history shorter than 8 weeks + 1 week has no decision in effect: its predictions and monitoring run but
+   score nothing (the platform's rule: a model needs 8 weeks of training and its own week of evaluation);
+4. then, --days times: land ONE new day (`replay --years`), evaluate the landing sensor as the daemon would
+   (timed: "tick"), and run what it requests (`landing_refresh`: raw -> features -> predictions -> monitoring)
+   in a fresh process, timed from its start (so its import of the code location counts, as a run worker's
+   does); its peak RSS comes from wait4() on that process (it includes the dbt subprocess).
+
+Prints a table (medians over the new days) and writes data/bench/incremental_day.json. Usage:
+`.venv/bin/python bench/incremental_day.py [--histories 1m,1y,10y] [--days 3] [--keep DIR]`. With --keep,
+DIR/<history>/ keeps each built history; running again reuses it and takes the next new days.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+START = date(2013, 1, 1)
+CAPACITY = 28  # partition days after the history: room for new days, also on reuse with --keep
+UNITS = {"d": 1, "w": 7, "m": 30, "y": 364}
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def history_days(token: str) -> int:
+    token = token.strip().lower()
+    if len(token) < 2 or token[-1] not in UNITS or not token[:-1].isdigit() or int(token[:-1]) < 1:
+        raise argparse.ArgumentTypeError(f"{token!r}: expected a count and a unit, e.g. 1m, 1y, 10y, 9w, 45d")
+    return int(token[:-1]) * UNITS[token[-1]]
+
+
+def env_for(work: Path, days: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "AI_PLATFORM_LANDING_URI"}
+    env |= {
+        "AI_PLATFORM_DATA_DIR": str(work / "data"),
+        "DAGSTER_HOME": str(work / "home"),
+        "AI_PLATFORM_START_DATE": START.isoformat(),
+        "AI_PLATFORM_END_DATE": (START + timedelta(days=days + CAPACITY)).isoformat(),
+        "AI_PLATFORM_LGBM_THREADS": env.get("AI_PLATFORM_LGBM_THREADS", "2"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    }
+    return env
+
+
+def child(step: str, work: Path, days: int, n: int) -> tuple[dict, float, float]:
+    """Run `step` of this script in a fresh process; returns its JSON answer, wall seconds and peak RSS (MB)."""
+    out = work / f"{step}.out"
+    t0 = time.perf_counter()
+    with open(out, "w") as f:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--step",
+                step,
+                "--work",
+                str(work),
+                "--history-days",
+                str(days),
+                "--days",
+                str(n),
+            ],
+            env=env_for(work, days),
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = out.read_text().splitlines()
+    answer = next((json.loads(line[len("RESULT ") :]) for line in reversed(lines) if line.startswith("RESULT ")), None)
+    if proc.returncode != 0 or answer is None:
+        raise SystemExit(f"step {step} failed ({proc.returncode}) for {work}:\n" + "\n".join(lines[-40:]))
+    return answer, wall, usage.ru_maxrss / 1024
+
+
+# --- steps, each in its own process (the partitions are read when the code location loads) -------------
+
+
+def _defs():
+    import warnings
+
+    import dagster as dg
+
+    for category in (dg.BetaWarning, dg.PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
+    from ai_platform.definitions import defs
+
+    return defs
+
+
+def _step_seconds(instance, run_id: str) -> dict[str, float]:
+    return {
+        s.step_key: s.end_time - s.start_time
+        for s in instance.get_run_step_stats(run_id)
+        if s.end_time and s.start_time
+    }
+
+
+def _execute(defs, job: str, instance, **kwargs) -> dict:
+    t0 = time.perf_counter()
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+    )
+    if not result.success:
+        raise SystemExit(f"{job} {kwargs} failed (run {result.run_id})")
+    return {
+        "seconds": time.perf_counter() - t0,
+        "steps": _step_seconds(instance, result.run_id),
+        "run_id": result.run_id,
+    }
+
+
+def _tick(defs, instance, cursor: str | None):
+    import dagster as dg
+
+    from ai_platform.landing import LandingResource
+
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"landing": LandingResource()}
+    ) as context:
+        result = defs.get_sensor_def("landing_zone")(context)
+    return list(result.run_requests or []), result.cursor
+
+
+def _zone():
+    from ai_platform import settings
+    from ai_platform.landing import open_zone
+
+    return open_zone(settings.landing_uri())
+
+
+def _years() -> int:
+    from ai_platform.partitions import END_DATE, START_DATE
+    from ai_platform.replay import years_covering
+
+    return years_covering(END_DATE, START_DATE)
+
+
+def _ensure_decision(defs, instance, day: date) -> dict | None:
+    """Make the champion decision serving `day`: train, evaluate and decide its week if needed."""
+    from ai_platform.ml import registry
+    from ai_platform.ml.specs import SPECS
+    from ai_platform.partitions import weekly
+
+    spec = SPECS[0]
+    weeks = weekly(spec.window_weeks).get_partition_keys()
+    week = registry.decision_week_for(day, weeks)
+    if week is None:
+        return None
+    if registry.decision_path(spec, week).exists():
+        return {"week": week, "trained": False}
+    i = weeks.index(week)
+    if i > 0 and not registry.decision_path(spec, weeks[i - 1]).exists():
+        stub = {
+            "week": weeks[i - 1],
+            "action": "reject",
+            "champion": None,
+            "previous": None,
+            "reason": "bench/incremental_day.py: decisions before this week were not computed (no champion)",
+            "effective_from": registry.effective_from(weeks[i - 1]).isoformat(),
+            "numbers": None,
+        }
+        registry.save_decision(spec, stub, "bench")
+    ran = _execute(defs, f"train_and_evaluate_{spec.name}", instance, partition_key=week)
+    decision = registry.load_decision(spec, week)
+    return {
+        "week": week,
+        "trained": True,
+        "seconds": ran["seconds"],
+        "steps": ran["steps"],
+        "action": decision["action"],
+    }
+
+
+def step_prepare(work: Path, days: int, n: int) -> dict:
+    """Build the history (unless already built) and the champion decisions the next `n` new days need."""
+    import dagster as dg
+
+    from ai_platform import cli, landing
+    from ai_platform.partitions import range_tags
+    from ai_platform.replay import next_day
+
+    marker = work / "built.json"
+    out: dict = {}
+    defs = _defs()
+    instance = dg.DagsterInstance.get()
+    if not marker.exists():
+        last = START + timedelta(days=days - 1)
+        t0 = time.perf_counter()
+        assert cli.main(["replay", "--years", str(_years()), "--end", last.isoformat()]) == 0
+        out["replay_s"] = time.perf_counter() - t0
+        out["reference"] = _execute(defs, "reference_tables", instance)["seconds"]
+        ran = _execute(defs, "daily_ingest_and_features", instance, tags=range_tags(START, last))
+        out["history_range_s"] = ran["seconds"]
+        out["history_range_steps"] = ran["steps"]
+        t0 = time.perf_counter()
+        requests, cursor = _tick(defs, instance, None)
+        out["first_tick_s"] = time.perf_counter() - t0
+        assert not requests, f"the first tick over the built history requested runs: {requests}"
+        (work / "cursor.txt").write_text(cursor)
+        marker.write_text(json.dumps({"history_days": days, "start": START.isoformat(), **out}, indent=2))
+    else:
+        out = json.loads(marker.read_text()) | {"reused": True}
+    first_new = next_day(_zone())
+    out["decisions"] = [_ensure_decision(defs, instance, first_new + timedelta(days=i)) for i in range(n)]
+    out["complete_days"] = len(landing.complete_days(landing.valid_names(_zone().list())))
+    return out
+
+
+def step_land(work: Path, days: int, n: int) -> dict:
+    """Land the next new day and evaluate the landing sensor, as the daemon would; keep its run request."""
+    import dagster as dg
+    import polars as pl
+
+    from ai_platform import cli, lake
+    from ai_platform.replay import next_day
+
+    defs = _defs()
+    instance = dg.DagsterInstance.get()
+    day = next_day(_zone())
+    flights = lake.raw_day_path("flights", day).parents[1]
+    rows = pl.scan_parquet(str(flights / "*" / "data.parquet")).select(pl.len()).collect().item()
+    history = len(list(flights.glob("date=*")))
+    assert cli.main(["replay", "--years", str(_years()), "--start", day.isoformat(), "--end", day.isoformat()]) == 0
+    t0 = time.perf_counter()
+    requests, cursor = _tick(defs, instance, (work / "cursor.txt").read_text())
+    tick_s = time.perf_counter() - t0
+    if len(requests) != 1 or requests[0].partition_key != day.isoformat():
+        raise SystemExit(f"expected one run request for {day}, got {requests}")
+    (work / "cursor.txt").write_text(cursor)
+    r = requests[0]
+    request = {
+        "day": day.isoformat(),
+        "asset_selection": [k.to_user_string() for k in r.asset_selection],
+        "partition_key": r.partition_key,
+        "tags": dict(r.tags),
+    }
+    (work / "request.json").write_text(json.dumps(request, indent=2))
+    return {"day": day.isoformat(), "history_days": history, "history_rows": rows, "tick_s": tick_s, **request}
+
+
+def step_run(work: Path, days: int, n: int) -> dict:
+    """The run the landing sensor requested, in this fresh process, as a run worker executes it."""
+    t0 = time.perf_counter()
+    import dagster as dg
+
+    defs = _defs()
+    import_s = time.perf_counter() - t0
+    request = json.loads((work / "request.json").read_text())
+    instance = dg.DagsterInstance.get()
+    t1 = time.perf_counter()
+    result = defs.resolve_job_def("landing_refresh").execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey.from_user_string(k) for k in request["asset_selection"]],
+        partition_key=request["partition_key"],
+        tags=request["tags"],
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    run_s = time.perf_counter() - t1
+    if not result.success:
+        raise SystemExit(f"landing_refresh for {request['day']} failed (run {result.run_id})")
+    dbt_nodes = {}
+    for event in result.get_asset_materialization_events():
+        m = event.materialization
+        if "Execution Duration" in m.metadata:
+            dbt_nodes[m.asset_key.to_user_string()] = m.metadata["Execution Duration"].value
+    for evaluation in result.get_asset_check_evaluations():
+        if "Execution Duration" in evaluation.metadata:
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            dbt_nodes[name] = evaluation.metadata["Execution Duration"].value
+    predictions = [
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey(["ml", "flight_delay", "predictions"])
+    ]
+    return {
+        "day": request["day"],
+        "import_s": import_s,
+        "run_s": run_s,
+        "steps": _step_seconds(instance, result.run_id),
+        "dbt_nodes_s": dbt_nodes,
+        "predicted_rows": predictions[0]["dagster/row_count"].value if predictions else None,
+        "model_version": predictions[0]["model_version"].value if predictions else None,
+        "self_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+STEPS = {"prepare": step_prepare, "land": step_land, "run": step_run}
+
+# --- the benchmark ------------------------------------------------------------------------------------
+
+
+def layer(step_key: str) -> str:
+    if step_key.startswith("raw__") or step_key.startswith("raw_"):
+        return "raw"
+    if step_key.startswith("ml__"):
+        return "predictions"
+    if step_key.startswith("monitoring__"):
+        return "monitoring"
+    if "latest_day_arrived" in step_key:
+        return "checks"
+    return "features"
+
+
+LAYERS = ("raw", "features", "checks", "predictions", "monitoring")
+
+
+def bench_history(token: str, days: int, n: int, root: Path) -> dict:
+    work = root / token
+    (work / "home").mkdir(parents=True, exist_ok=True)
+    yaml = work / "home" / "dagster.yaml"
+    if not yaml.exists():
+        yaml.write_text((REPO / "dagster.yaml").read_text())
+    print(f"[{token}] building {days} day(s) of history in {work} ...", flush=True)
+    prepared, prepare_wall, prepare_rss = child("prepare", work, days, n)
+    print(
+        f"[{token}] prepared in {prepare_wall:.0f} s (peak RSS {prepare_rss:.0f} MB): "
+        + json.dumps({k: v for k, v in prepared.items() if k != "history_range_steps"}, default=str)[:600],
+        flush=True,
+    )
+    runs = []
+    for _ in range(n):
+        landed, _, _ = child("land", work, days, n)
+        ran, wall, rss = child("run", work, days, n)
+        by_layer = {name: 0.0 for name in LAYERS}
+        for key, seconds in ran["steps"].items():
+            by_layer[layer(key)] += seconds
+        runs.append(landed | ran | {"wall_s": wall, "peak_rss_mb": rss, "layers_s": by_layer})
+        print(
+            f"[{token}] {ran['day']}: {wall:.1f} s wall (import {ran['import_s']:.1f}, run {ran['run_s']:.1f}; "
+            + ", ".join(f"{k} {v:.1f}" for k, v in by_layer.items())
+            + f"), tick {landed['tick_s']:.2f} s, peak RSS {rss:.0f} MB, predicted {ran['predicted_rows']} rows"
+            f" with {ran['model_version']}",
+            flush=True,
+        )
+    med = statistics.median
+    return {
+        "history": token,
+        "history_days": runs[0]["history_days"],
+        "history_rows": runs[0]["history_rows"],
+        "wall_s": med(r["wall_s"] for r in runs),
+        "run_s": med(r["run_s"] for r in runs),
+        "import_s": med(r["import_s"] for r in runs),
+        "tick_s": med(r["tick_s"] for r in runs),
+        "layers_s": {name: med(r["layers_s"][name] for r in runs) for name in LAYERS},
+        "dbt_nodes_s": {
+            node: med(r["dbt_nodes_s"].get(node, 0.0) for r in runs) for node in sorted(runs[-1]["dbt_nodes_s"])
+        },
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "champion": runs[-1]["model_version"],
+        "prepare": prepared | {"wall_s": prepare_wall, "peak_rss_mb": prepare_rss},
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--histories", default="1m,1y,10y", help="history lengths, e.g. 1m,1y,10y (default)")
+    parser.add_argument("--days", type=int, default=3, help="new days to time per history (median; default 3)")
+    parser.add_argument("--keep", type=Path, help="build histories in DIR/<history>/ and keep them for reuse")
+    parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--history-days", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        answer = STEPS[args.step](args.work, args.history_days, args.days)
+        print("RESULT " + json.dumps(answer, default=str), flush=True)
+        return
+
+    tokens = [t.strip() for t in args.histories.split(",") if t.strip()]
+    lengths = {t: history_days(t) for t in tokens}
+    if args.days < 1 or args.days > CAPACITY:
+        parser.error(f"--days must be within 1..{CAPACITY}")
+    root = (args.keep or Path(tempfile.mkdtemp(prefix="ai-platform-incremental-"))).resolve()
+    results = [bench_history(t, lengths[t], args.days, root) for t in sorted(tokens, key=lengths.get)]
+
+    base = results[0]
+    print(
+        f"\none new day (landing_refresh run in a fresh process), median of {args.days} day(s), {os.cpu_count()} CPUs"
+    )
+    header = (
+        f"{'history':<8}{'days':>6}{'rows':>10}{'wall s':>8}{'ratio':>7}{'run s':>7}{'import':>7}"
+        + "".join(f"{name[:11]:>12}" for name in LAYERS)
+        + f"{'tick s':>8}{'peak MB':>9}  champion"
+    )
+    print(header)
+    for r in results:
+        print(
+            f"{r['history']:<8}{r['history_days']:>6}{r['history_rows']:>10}{r['wall_s']:>8.1f}"
+            f"{r['wall_s'] / base['wall_s']:>7.2f}{r['run_s']:>7.1f}{r['import_s']:>7.1f}"
+            + "".join(f"{r['layers_s'][name]:>12.2f}" for name in LAYERS)
+            + f"{r['tick_s']:>8.2f}{r['peak_rss_mb']:>9.0f}  {r['champion'] or 'none'}"
+        )
+    nodes = sorted({n for r in results for n in r["dbt_nodes_s"]})
+    if nodes:
+        print("\ndbt nodes (seconds, median):")
+        print(f"{'node':<75}" + "".join(f"{r['history']:>8}" for r in results))
+        for node in nodes:
+            print(f"{node[:74]:<75}" + "".join(f"{r['dbt_nodes_s'].get(node, 0.0):>8.2f}" for r in results))
+    print("\nbuilding each history:")
+    for r in results:
+        p = r["prepare"]
+        trained = [d for d in p.get("decisions", []) if d and d.get("trained")]
+        champion = ", ".join(f"{d['week']} {d['action']}" for d in trained) or "none trained"
+        print(
+            f"  {r['history']}: replay {p.get('replay_s', 0):.0f} s, "
+            f"raw+features range {p.get('history_range_s', 0):.0f} s, "
+            f"champion {sum(d['seconds'] for d in trained):.0f} s ({champion}), "
+            f"first sensor tick {p.get('first_tick_s', 0):.1f} s; "
+            f"prepare wall {p['wall_s']:.0f} s, peak RSS {p['peak_rss_mb']:.0f} MB"
+            + (" (reused)" if p.get("reused") else "")
+        )
+    out = REPO / "data" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    figures = {"days_per_history": args.days, "cpus": os.cpu_count(), "work": str(root), "histories": results}
+    (out / "incremental_day.json").write_text(json.dumps(figures, indent=2, default=str))
+    print(f"\nwrote {out / 'incremental_day.json'}")
+
+
+if __name__ == "__main__":
+    main()
