@@ -52,8 +52,11 @@ lint: install-dev
 	$(BIN)/ruff format --check platform assets_tests bench
 
 bench: $(MANIFEST)
+	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/full_year.py
+	$(BIN)/python bench/incremental_day.py
 	$(BIN)/python bench/sensor_latency.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf data .dagster_home dbt_project/target dbt_project/logs

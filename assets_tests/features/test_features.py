@@ -5,19 +5,19 @@ import polars as pl
 import pytest
 
 from ai_platform import lake, landing
-from ai_platform.features.assets import dbt_vars
+from ai_platform.features.assets import partition_window
 from ai_platform.replay import replay
 from runs import materialize_days, materialize_reference
 
 OUTCOMES = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
 
 
-def test_dbt_vars_are_a_half_open_date_window():
-    assert dbt_vars(date(2013, 1, 1), date(2013, 1, 2)) == {"min_date": "2013-01-01", "max_date": "2013-01-02"}
+def test_the_partition_window_is_a_half_open_date_window():
+    assert partition_window(date(2013, 1, 1), date(2013, 1, 2)) == {"min_date": "2013-01-01", "max_date": "2013-01-02"}
     with pytest.raises(ValueError):
-        dbt_vars(date(2013, 1, 2), date(2013, 1, 2))
+        partition_window(date(2013, 1, 2), date(2013, 1, 2))
     with pytest.raises(ValueError):
-        dbt_vars("2013-01-01'; drop table x; --", date(2013, 1, 2))
+        partition_window("2013-01-01'; drop table x; --", date(2013, 1, 2))
 
 
 def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(zone, data_dir, instance):

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
 
 from ai_platform import lake, landing, settings
-from ai_platform.features.assets import LakeExport, lake_exports, manifest
+from ai_platform.features.assets import LAKE_EXPORT_SECONDS, LakeExport, lake_exports, manifest
 from ai_platform.files import sha256, write_atomic
 from ai_platform.jobs import serving_keys
 from ai_platform.landing import LandingZone
@@ -127,11 +128,40 @@ def _layer(step_key: str) -> str:
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, layer_seconds: dict, **kwargs) -> None:
+# Work: time spent in the computations themselves. A Python step's body is all computation (Parquet IO,
+# checks, LightGBM), so its step time counts; a dbt step counts dbt's own time per model and test
+# (dagster-dbt's "Execution Duration", from run_results) plus the lake export, not dbt's start-up and parsing.
+DBT_DURATION = "Execution Duration"
+
+
+@dataclass
+class Timing:
+    step_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # per layer
+    work_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # per layer
+
+    def add(self, instance: dg.DagsterInstance, run_id: str) -> None:
+        measured: dict[str, float] = defaultdict(float)  # step key -> seconds of dbt work and lake export
+        kinds = {
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            dg.DagsterEventType.ASSET_OBSERVATION,
+        }
+        for entry in instance.all_logs(run_id, of_type=kinds):
+            data = entry.dagster_event.event_specific_data
+            holder = getattr(data, "materialization", None) or getattr(data, "asset_observation", None) or data
+            for key in (DBT_DURATION, LAKE_EXPORT_SECONDS):
+                if key in (holder.metadata or {}):
+                    measured[entry.step_key] += float(holder.metadata[key].value)
+        for step in instance.get_run_step_stats(run_id):
+            if step.end_time and step.start_time:
+                seconds = step.end_time - step.start_time
+                self.step_s[_layer(step.step_key)] += seconds
+                self.work_s[_layer(step.step_key)] += measured.get(step.step_key, seconds)
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, timing: Timing, **kwargs) -> None:
     result = job.execute_in_process(instance=instance, run_config=QUIET, **kwargs)
-    for step in instance.get_run_step_stats(result.run_id):
-        if step.end_time and step.start_time:
-            layer_seconds[_layer(step.step_key)] += step.end_time - step.start_time
+    timing.add(instance, result.run_id)
 
 
 def run(
@@ -149,11 +179,11 @@ def run(
     from ai_platform.replay import replay
 
     started = time.perf_counter()
-    layer_seconds: dict[str, float] = defaultdict(float)
+    timing = Timing()
     t = time.perf_counter()
     zone = landing.open_zone(settings.landing_uri())
     replayed = replay(zone, START_DATE, end - timedelta(days=1))
-    layer_seconds["replay"] = time.perf_counter() - t
+    timing.step_s["replay"] = timing.work_s["replay"] = time.perf_counter() - t
     echo(f"landing zone {zone.uri}: {replayed.written} files written, {replayed.unchanged} unchanged")
 
     instance = instance or dg.DagsterInstance.get()
@@ -165,7 +195,7 @@ def run(
     ]
     if refs_changed:
         echo(f"reference tables: ingesting {', '.join(refs_changed)}")
-        _execute(defs.resolve_job_def("reference_tables"), instance, layer_seconds)
+        _execute(defs.resolve_job_def("reference_tables"), instance, timing)
 
     ingest = days_to_ingest(instance, zone, end)
     featurize = sorted(set().union(*(days_to_featurize(instance, ingest, e, end) for e in lake_exports(manifest()))))
@@ -175,7 +205,7 @@ def run(
         _execute(
             defs.resolve_job_def("daily_ingest_and_features"),
             instance,
-            layer_seconds,
+            timing,
             tags=range_tags(first, last),
         )
     else:
@@ -192,9 +222,9 @@ def run(
         # retrained week on, every week is decided again, in order.
         for week in weeks_in_data(spec, end):
             if week in todo:
-                _execute(job, instance, layer_seconds, partition_key=week)
+                _execute(job, instance, timing, partition_key=week)
             elif week not in decided or (todo and week > todo[0]):
-                _execute(job, instance, layer_seconds, partition_key=week, asset_selection=[champion])
+                _execute(job, instance, timing, partition_key=week, asset_selection=[champion])
             else:
                 continue
             d = registry.load_decision(spec, week)
@@ -208,12 +238,12 @@ def run(
             _execute(
                 defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
                 instance,
-                layer_seconds,
+                timing,
                 tags=range_tags(serve[0], serve[-1]),
             )
         report = dg.AssetKey(["ml", spec.name, "history_report"])
         if todo or serve or instance.get_latest_materialization_event(report) is None:
-            _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, layer_seconds)
+            _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, timing)
         summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end)]
 
     main = specs[0].name
@@ -225,7 +255,7 @@ def run(
         "mean_baseline_auc": sum(m["baseline_roc_auc"] for m in summaries[main]) / len(aucs),
         "champions": {spec.name: _champion_summary(spec) for spec in specs},
         "wall_s": time.perf_counter() - started,
-        "layer_s": dict(layer_seconds),
+        "layer_s": dict(timing),
         "weeks": {
             name: [
                 {k: m[k] for k in ("week", "n", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "baseline_roc_auc")}

@@ -6,10 +6,13 @@ to the lake as one Parquet file per day, which is how Python reads them (DuckDB 
 
 import json
 import shutil
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,6 +23,7 @@ from ai_platform import lake, settings
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.features.manifest import ensure_manifest
 from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
+from ai_platform.files import write_atomic
 from ai_platform.partitions import DAILY, days
 from ai_platform.retries import TRANSIENT_ERRORS
 
@@ -27,6 +31,8 @@ GROUP = "features"
 DUCKDB_POOL = "duckdb"
 # What DuckDB says when another process holds the warehouse file's lock.
 DUCKDB_LOCKED = "Could not set lock on file"
+LAKE_EXPORT_SECONDS = "lake_export_s"
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse state, which dagster-dbt copies into each invocation's folder
 
 
 class Translator(DagsterDbtTranslator):
@@ -37,11 +43,33 @@ class Translator(DagsterDbtTranslator):
         return spec
 
 
-def dbt_vars(start: date, end: date) -> dict[str, str]:
-    """The `--vars` of a partition window [start, end): only real dates reach dbt's SQL."""
+def partition_window(start: date, end: date) -> dict[str, str]:
+    """The partition window [start, end) dbt builds: only real dates reach dbt's SQL."""
     if not (isinstance(start, date) and isinstance(end, date)) or end <= start:
         raise ValueError(f"invalid partition window [{start}, {end})")
     return {"min_date": start.isoformat(), "max_date": end.isoformat()}
+
+
+def invocation_folder(context: dg.AssetExecutionContext, start: date, end: date) -> Path:
+    """A dbt invocation's own target folder, holding the run's partition window (partition_window.csv).
+
+    The window goes to dbt as a file its macro reads at run time, not as --vars: dbt parses the whole
+    project again whenever --vars change (~3 s a run), and a file leaves its partial parsing intact.
+    """
+    folder = dbt_project.project_dir / dbt_project.target_path / f"{context.run_id}-{uuid.uuid4().hex[:8]}"
+    window = partition_window(start, end)
+    write_atomic(
+        folder / "partition_window.csv", f"min_date,max_date\n{window['min_date']},{window['max_date']}\n".encode()
+    )
+    return folder
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Make the invocation's parse state the next invocation's start, so that it re-parses only what changed
+    (the one `make manifest` left was parsed with another data directory, which dbt counts as a profile change)."""
+    state = invocation_target / PARTIAL_PARSE
+    if state.exists():
+        write_atomic(dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE, state.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -71,7 +99,7 @@ def export_days(model: str, partition_column: str, start: date, end: date) -> in
     """Copy the days [start, end) of `model` from the warehouse into the lake; returns rows exported."""
     import duckdb
 
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with duckdb.connect(settings.warehouse_database(), read_only=True) as con:
         table = con.sql(
             f'select * from main."{model}" where "{partition_column}" >= ? and "{partition_column}" < ? order by all',
             params=[start, end],
@@ -97,19 +125,25 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
     start, end = window.start.date(), window.end.date()
     settings.export_for_dbt()
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context)
+    invocation = dbt.cli(["build"], context=context, target_path=invocation_folder(context, start, end))
     try:
         yield from invocation.stream()
     except DagsterDbtCliRuntimeError as e:
         if DUCKDB_LOCKED in str(e):
             raise  # another process holds the warehouse: transient, the retry policy runs the step again
         raise dg.Failure(description=str(e), allow_retries=False) from None  # a failing test or model: not retried
+    keep_partial_parse(invocation.target_path)
     # Each invocation writes its own target folder (~2 MB): keep it only when the build failed (stream() raised).
     shutil.rmtree(invocation.target_path, ignore_errors=True)
     for export in lake_exports(manifest()):
         if dg.AssetKey(export.model) in context.selected_asset_keys:
+            t = time.perf_counter()
             rows = export_days(export.model, export.partition_column, start, end)
-            context.log.info(f"exported {rows} rows of {export.model} for [{start}, {end}) to the lake")
+            yield dg.AssetObservation(
+                asset_key=export.model,
+                description=f"exported to the lake for [{start}, {end})",
+                metadata={"rows_exported": rows, LAKE_EXPORT_SECONDS: time.perf_counter() - t},
+            )
 
 
 assets = [flights_dbt]
