@@ -40,6 +40,15 @@ def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(ten_weeks):
     )
 
 
+def test_the_summary_separates_the_work_from_orchestration(ten_weeks):
+    summary, _ = ten_weeks
+    steps, work = summary["layer_s"], summary["work_s"]
+    assert set(work) == set(steps) >= {"raw", "features", "ml", "monitoring"}
+    assert all(0 < work[layer] <= steps[layer] for layer in steps)
+    # dbt's start-up and parsing are not work: only its models' and tests' own time and the lake export are.
+    assert work["features"] < steps["features"]
+
+
 def test_the_whole_graph_is_materialized_in_the_instance(ten_weeks):
     _, instance = ten_weeks
     daily = {d.isoformat() for d in days(date(2013, 1, 1), UNTIL + timedelta(days=1))}
