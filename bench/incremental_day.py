@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 START = date(2013, 1, 1)
 CAPACITY = 28  # partition days after the history: room for new days, also on reuse with --keep
 UNITS = {"d": 1, "w": 7, "m": 30, "y": 364}
+OUT = REPO / "data" / "bench" / "incremental_day.json"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -223,7 +224,12 @@ def step_prepare(work: Path, days: int, n: int) -> dict:
     first_new = next_day(_zone())
     out["decisions"] = [_ensure_decision(defs, instance, first_new + timedelta(days=i)) for i in range(n)]
     out["complete_days"] = len(landing.complete_days(landing.valid_names(_zone().list())))
-    return out
+    built = json.loads(marker.read_text())
+    built["trained"] = built.get("trained", []) + [d for d in out["decisions"] if d and d["trained"]]
+    rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+    built["peak_rss_mb"] = max(built.get("peak_rss_mb", 0), rss)
+    marker.write_text(json.dumps(built, indent=2))
+    return out | {"trained": built["trained"], "build_peak_rss_mb": built["peak_rss_mb"]}
 
 
 def step_land(work: Path, days: int, n: int) -> dict:
@@ -312,14 +318,14 @@ STEPS = {"prepare": step_prepare, "land": step_land, "run": step_run}
 
 
 def layer(step_key: str) -> str:
-    if step_key.startswith("raw__") or step_key.startswith("raw_"):
+    if step_key.endswith("latest_day_arrived"):
+        return "checks"  # the partition-aware freshness checks (raw/flights, raw/weather, flight_features)
+    if step_key.startswith("raw__"):
         return "raw"
     if step_key.startswith("ml__"):
         return "predictions"
     if step_key.startswith("monitoring__"):
         return "monitoring"
-    if "latest_day_arrived" in step_key:
-        return "checks"
     return "features"
 
 
@@ -346,7 +352,7 @@ def bench_history(token: str, days: int, n: int, root: Path) -> dict:
         by_layer = {name: 0.0 for name in LAYERS}
         for key, seconds in ran["steps"].items():
             by_layer[layer(key)] += seconds
-        runs.append(landed | ran | {"wall_s": wall, "peak_rss_mb": rss, "layers_s": by_layer})
+        runs.append(landed | ran | {"wall_s": wall, "peak_rss_mb": rss})
         print(
             f"[{token}] {ran['day']}: {wall:.1f} s wall (import {ran['import_s']:.1f}, run {ran['run_s']:.1f}; "
             + ", ".join(f"{k} {v:.1f}" for k, v in by_layer.items())
@@ -354,7 +360,17 @@ def bench_history(token: str, days: int, n: int, root: Path) -> dict:
             f" with {ran['model_version']}",
             flush=True,
         )
+    return summarize(token, runs, prepared | {"wall_s": prepare_wall, "peak_rss_mb": prepare_rss})
+
+
+def summarize(token: str, runs: list[dict], prepared: dict) -> dict:
+    """Medians over the new days of one history (layers recomputed from the runs' step seconds)."""
     med = statistics.median
+    for r in runs:
+        r["layers_s"] = {name: 0.0 for name in LAYERS}
+        for key, seconds in r["steps"].items():
+            r["layers_s"][layer(key)] += seconds
+        r["outside_steps_s"] = r["run_s"] - sum(r["steps"].values())
     return {
         "history": token,
         "history_days": runs[0]["history_days"],
@@ -364,14 +380,53 @@ def bench_history(token: str, days: int, n: int, root: Path) -> dict:
         "import_s": med(r["import_s"] for r in runs),
         "tick_s": med(r["tick_s"] for r in runs),
         "layers_s": {name: med(r["layers_s"][name] for r in runs) for name in LAYERS},
+        "outside_steps_s": med(r["outside_steps_s"] for r in runs),
         "dbt_nodes_s": {
             node: med(r["dbt_nodes_s"].get(node, 0.0) for r in runs) for node in sorted(runs[-1]["dbt_nodes_s"])
         },
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "champion": runs[-1]["model_version"],
-        "prepare": prepared | {"wall_s": prepare_wall, "peak_rss_mb": prepare_rss},
+        "prepare": prepared,
         "runs": runs,
     }
+
+
+def report(results: list[dict], days: int) -> None:
+    base = results[0]
+    print(f"\none new day (landing_refresh run in a fresh process), median of {days} day(s), {os.cpu_count()} CPUs")
+    print(
+        f"{'history':<8}{'days':>6}{'rows':>10}{'wall s':>8}{'ratio':>7}{'run s':>7}{'import':>7}"
+        + "".join(f"{name[:11]:>12}" for name in LAYERS)
+        + f"{'other':>7}{'tick s':>8}{'peak MB':>9}  champion"
+    )
+    for r in results:
+        print(
+            f"{r['history']:<8}{r['history_days']:>6}{r['history_rows']:>10}{r['wall_s']:>8.1f}"
+            f"{r['wall_s'] / base['wall_s']:>7.2f}{r['run_s']:>7.1f}{r['import_s']:>7.1f}"
+            + "".join(f"{r['layers_s'][name]:>12.2f}" for name in LAYERS)
+            + f"{r['outside_steps_s']:>7.2f}{r['tick_s']:>8.2f}{r['peak_rss_mb']:>9.0f}  {r['champion'] or 'none'}"
+        )
+    print(
+        "(wall: the run's process from start to exit; run: execute_in_process; other: run minus its steps; "
+        "tick: the landing sensor's evaluation that requested it)"
+    )
+    nodes = sorted({n for r in results for n in r["dbt_nodes_s"]})
+    if nodes:
+        print("\ndbt nodes (seconds, median; dbt's own timing inside the features step):")
+        print(f"{'node':<75}" + "".join(f"{r['history']:>8}" for r in results))
+        for node in nodes:
+            print(f"{node[:74]:<75}" + "".join(f"{r['dbt_nodes_s'].get(node, 0.0):>8.2f}" for r in results))
+    print("\nbuilding each history (seconds):")
+    for r in results:
+        p = r["prepare"]
+        trained = p.get("trained", [])
+        champion = ", ".join(f"{d['week']} {d['action']} in {d['seconds']:.0f} s" for d in trained) or "none"
+        print(
+            f"  {r['history']}: replay --years {p.get('replay_s', 0):.0f}, "
+            f"raw + features of every day as one run {p.get('history_range_s', 0):.0f}, "
+            f"first sensor tick {p.get('first_tick_s', 0):.1f}; champion trained: {champion}; "
+            f"peak RSS of the build {p.get('build_peak_rss_mb', 0):.0f} MB"
+        )
 
 
 def main() -> None:
@@ -379,6 +434,9 @@ def main() -> None:
     parser.add_argument("--histories", default="1m,1y,10y", help="history lengths, e.g. 1m,1y,10y (default)")
     parser.add_argument("--days", type=int, default=3, help="new days to time per history (median; default 3)")
     parser.add_argument("--keep", type=Path, help="build histories in DIR/<history>/ and keep them for reuse")
+    parser.add_argument(
+        "--report", action="store_true", help="print the table of data/bench/incremental_day.json again"
+    )
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--history-days", type=int, help=argparse.SUPPRESS)
@@ -388,54 +446,22 @@ def main() -> None:
         print("RESULT " + json.dumps(answer, default=str), flush=True)
         return
 
+    if args.report:
+        figures = json.loads(OUT.read_text())
+        results = [summarize(r["history"], r["runs"], r["prepare"]) for r in figures["histories"]]
+        report(results, figures["days_per_history"])
+        return
     tokens = [t.strip() for t in args.histories.split(",") if t.strip()]
     lengths = {t: history_days(t) for t in tokens}
     if args.days < 1 or args.days > CAPACITY:
         parser.error(f"--days must be within 1..{CAPACITY}")
     root = (args.keep or Path(tempfile.mkdtemp(prefix="ai-platform-incremental-"))).resolve()
     results = [bench_history(t, lengths[t], args.days, root) for t in sorted(tokens, key=lengths.get)]
-
-    base = results[0]
-    print(
-        f"\none new day (landing_refresh run in a fresh process), median of {args.days} day(s), {os.cpu_count()} CPUs"
-    )
-    header = (
-        f"{'history':<8}{'days':>6}{'rows':>10}{'wall s':>8}{'ratio':>7}{'run s':>7}{'import':>7}"
-        + "".join(f"{name[:11]:>12}" for name in LAYERS)
-        + f"{'tick s':>8}{'peak MB':>9}  champion"
-    )
-    print(header)
-    for r in results:
-        print(
-            f"{r['history']:<8}{r['history_days']:>6}{r['history_rows']:>10}{r['wall_s']:>8.1f}"
-            f"{r['wall_s'] / base['wall_s']:>7.2f}{r['run_s']:>7.1f}{r['import_s']:>7.1f}"
-            + "".join(f"{r['layers_s'][name]:>12.2f}" for name in LAYERS)
-            + f"{r['tick_s']:>8.2f}{r['peak_rss_mb']:>9.0f}  {r['champion'] or 'none'}"
-        )
-    nodes = sorted({n for r in results for n in r["dbt_nodes_s"]})
-    if nodes:
-        print("\ndbt nodes (seconds, median):")
-        print(f"{'node':<75}" + "".join(f"{r['history']:>8}" for r in results))
-        for node in nodes:
-            print(f"{node[:74]:<75}" + "".join(f"{r['dbt_nodes_s'].get(node, 0.0):>8.2f}" for r in results))
-    print("\nbuilding each history:")
-    for r in results:
-        p = r["prepare"]
-        trained = [d for d in p.get("decisions", []) if d and d.get("trained")]
-        champion = ", ".join(f"{d['week']} {d['action']}" for d in trained) or "none trained"
-        print(
-            f"  {r['history']}: replay {p.get('replay_s', 0):.0f} s, "
-            f"raw+features range {p.get('history_range_s', 0):.0f} s, "
-            f"champion {sum(d['seconds'] for d in trained):.0f} s ({champion}), "
-            f"first sensor tick {p.get('first_tick_s', 0):.1f} s; "
-            f"prepare wall {p['wall_s']:.0f} s, peak RSS {p['peak_rss_mb']:.0f} MB"
-            + (" (reused)" if p.get("reused") else "")
-        )
-    out = REPO / "data" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
+    report(results, args.days)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
     figures = {"days_per_history": args.days, "cpus": os.cpu_count(), "work": str(root), "histories": results}
-    (out / "incremental_day.json").write_text(json.dumps(figures, indent=2, default=str))
-    print(f"\nwrote {out / 'incremental_day.json'}")
+    OUT.write_text(json.dumps(figures, indent=2, default=str))
+    print(f"\nwrote {OUT}")
 
 
 if __name__ == "__main__":
