@@ -5,19 +5,22 @@ For each history length H (tokens like 1m, 1y, 10y, 9w, 45d; m = 30 days, y = a 
    configured to start on 2013-01-01 and end CAPACITY days after the history (AI_PLATFORM_START_DATE/_END_DATE);
 2. `ai-platform replay --years N` lands the history; the reference tables, then ALL history days through raw and
    dbt features as one single-run range (`daily_ingest_and_features`);
-3. a champion for the new days: the decision week serving them is trained, evaluated and decided
-   (`train_and_evaluate_<spec>`, the expanding window: every day of the history). The decisions before it are not
-   computed: one stub decision "no champion" for the week before stands for them, so the week bootstraps. A
-   history shorter than 8 weeks + 1 week has no decision in effect: its predictions and monitoring run but
-   score nothing (the platform's rule: a model needs 8 weeks of training and its own week of evaluation);
-4. then, --days times: land ONE new day (`replay --years`), evaluate the landing sensor as the daemon would
+3. then, --days times: make the champion decision serving the next new day if it is not made yet (see
+   `_ensure_decision`: the first one trains, evaluates and decides its week on the expanding window, i.e. every
+   day of the history; the decisions before it are not computed, one stub "no champion" stands for them, so the
+   week bootstraps), land ONE new day (`replay --years`), evaluate the landing sensor as the daemon would
    (timed: "tick"), and run what it requests (`landing_refresh`: raw -> features -> predictions -> monitoring)
    in a fresh process, timed from its start (so its import of the code location counts, as a run worker's
-   does); its peak RSS comes from wait4() on that process (it includes the dbt subprocess).
+   does); its peak RSS comes from wait4() on that process (it includes the dbt subprocess). A history shorter
+   than 8 weeks + 1 week has no decision in effect: its predictions and monitoring run but score nothing (a
+   model needs 8 weeks of training and its own week of evaluation).
 
 Prints a table (medians over the new days) and writes data/bench/incremental_day.json. Usage:
 `.venv/bin/python bench/incremental_day.py [--histories 1m,1y,10y] [--days 3] [--keep DIR]`. With --keep,
-DIR/<history>/ keeps each built history; running again reuses it and takes the next new days.
+DIR/<history>/ keeps each built history; running again reuses it and takes the next new days (up to CAPACITY
+days after the history); a new day whose week is not decided yet keeps the champion through a rollback decision,
+without retraining. Building 10 years took ~20 min (raw + features as one run) plus 10-20 min and ~19 GB of RAM to
+train its champion on the expanding window, on 2 shared cores.
 """
 
 import argparse
@@ -116,10 +119,10 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:
     }
 
 
-def _execute(defs, job: str, instance, **kwargs) -> dict:
+def _execute(defs, job: str, instance, run_config: dict | None = None, **kwargs) -> dict:
     t0 = time.perf_counter()
     result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+        instance=instance, run_config={**QUIET, **(run_config or {})}, raise_on_error=False, **kwargs
     )
     if not result.success:
         raise SystemExit(f"{job} {kwargs} failed (run {result.run_id})")
@@ -157,7 +160,15 @@ def _years() -> int:
 
 
 def _ensure_decision(defs, instance, day: date) -> dict | None:
-    """Make the champion decision serving `day`: train, evaluate and decide its week if needed."""
+    """Make the champion decision serving `day`, if it is not made yet (its week's days are all in by then).
+
+    The first such week is trained, evaluated and decided (`train_and_evaluate_<spec>`), with one stub decision
+    "no champion" for the week before it standing for the decisions not computed. A later week (a kept history
+    reused for further new days) keeps the champion in effect without retraining: its decision is a rollback to
+    that champion (the champion asset's `rollback_to` config), which scores it on the week and needs no model.
+    """
+    import dagster as dg
+
     from ai_platform.ml import registry
     from ai_platform.ml.specs import SPECS
     from ai_platform.partitions import weekly
@@ -170,18 +181,34 @@ def _ensure_decision(defs, instance, day: date) -> dict | None:
     if registry.decision_path(spec, week).exists():
         return {"week": week, "trained": False}
     i = weeks.index(week)
-    if i > 0 and not registry.decision_path(spec, weeks[i - 1]).exists():
+    previous = weeks[i - 1] if i > 0 else None
+    job = f"train_and_evaluate_{spec.name}"
+    if previous and registry.decision_path(spec, previous).exists():
+        serving = registry.load_decision(spec, previous)["champion"]
+        if serving:
+            reason = "bench/incremental_day.py: keep the champion for further new days without retraining"
+            config = {"rollback_to": serving, "reason": reason}
+            ran = _execute(
+                defs,
+                job,
+                instance,
+                {"ops": {f"ml__{spec.name}__champion": {"config": config}}},
+                partition_key=week,
+                asset_selection=[dg.AssetKey(["ml", spec.name, "champion"])],
+            )
+            return {"week": week, "trained": False, "kept": serving, "seconds": ran["seconds"]}
+    elif previous:
         stub = {
-            "week": weeks[i - 1],
+            "week": previous,
             "action": "reject",
             "champion": None,
             "previous": None,
             "reason": "bench/incremental_day.py: decisions before this week were not computed (no champion)",
-            "effective_from": registry.effective_from(weeks[i - 1]).isoformat(),
+            "effective_from": registry.effective_from(previous).isoformat(),
             "numbers": None,
         }
         registry.save_decision(spec, stub, "bench")
-    ran = _execute(defs, f"train_and_evaluate_{spec.name}", instance, partition_key=week)
+    ran = _execute(defs, job, instance, partition_key=week)
     decision = registry.load_decision(spec, week)
     return {
         "week": week,
@@ -193,12 +220,11 @@ def _ensure_decision(defs, instance, day: date) -> dict | None:
 
 
 def step_prepare(work: Path, days: int, n: int) -> dict:
-    """Build the history (unless already built) and the champion decisions the next `n` new days need."""
+    """Build the history, unless it is built already."""
     import dagster as dg
 
     from ai_platform import cli, landing
     from ai_platform.partitions import range_tags
-    from ai_platform.replay import next_day
 
     marker = work / "built.json"
     out: dict = {}
@@ -221,19 +247,24 @@ def step_prepare(work: Path, days: int, n: int) -> dict:
         marker.write_text(json.dumps({"history_days": days, "start": START.isoformat(), **out}, indent=2))
     else:
         out = json.loads(marker.read_text()) | {"reused": True}
-    first_new = next_day(_zone())
-    out["decisions"] = [_ensure_decision(defs, instance, first_new + timedelta(days=i)) for i in range(n)]
     out["complete_days"] = len(landing.complete_days(landing.valid_names(_zone().list())))
+    _record_build(marker, [])
+    return out
+
+
+def _record_build(marker: Path, trained: list[dict]) -> dict:
+    """Add the weeks trained and this process's peak RSS to the build's record (a build spans several steps)."""
     built = json.loads(marker.read_text())
-    built["trained"] = built.get("trained", []) + [d for d in out["decisions"] if d and d["trained"]]
+    built["trained"] = built.get("trained", []) + trained
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    built["peak_rss_mb"] = max(built.get("peak_rss_mb", 0), rss)
+    built["build_peak_rss_mb"] = max(built.get("build_peak_rss_mb", built.pop("peak_rss_mb", 0)), rss)
     marker.write_text(json.dumps(built, indent=2))
-    return out | {"trained": built["trained"], "build_peak_rss_mb": built["peak_rss_mb"]}
+    return built
 
 
 def step_land(work: Path, days: int, n: int) -> dict:
-    """Land the next new day and evaluate the landing sensor, as the daemon would; keep its run request."""
+    """Make the champion decision serving the next new day (see `_ensure_decision`), land the day and evaluate
+    the landing sensor, as the daemon would; keep its run request."""
     import dagster as dg
     import polars as pl
 
@@ -243,6 +274,8 @@ def step_land(work: Path, days: int, n: int) -> dict:
     defs = _defs()
     instance = dg.DagsterInstance.get()
     day = next_day(_zone())
+    decision = _ensure_decision(defs, instance, day)
+    _record_build(work / "built.json", [decision] if decision and decision["trained"] else [])
     flights = lake.raw_day_path("flights", day).parents[1]
     rows = pl.scan_parquet(str(flights / "*" / "data.parquet")).select(pl.len()).collect().item()
     history = len(list(flights.glob("date=*")))
@@ -261,7 +294,14 @@ def step_land(work: Path, days: int, n: int) -> dict:
         "tags": dict(r.tags),
     }
     (work / "request.json").write_text(json.dumps(request, indent=2))
-    return {"day": day.isoformat(), "history_days": history, "history_rows": rows, "tick_s": tick_s, **request}
+    return {
+        "day": day.isoformat(),
+        "history_days": history,
+        "history_rows": rows,
+        "tick_s": tick_s,
+        "decision": decision,
+        **request,
+    }
 
 
 def step_run(work: Path, days: int, n: int) -> dict:
@@ -360,6 +400,8 @@ def bench_history(token: str, days: int, n: int, root: Path) -> dict:
             f" with {ran['model_version']}",
             flush=True,
         )
+    built = json.loads((work / "built.json").read_text())
+    prepared |= {"trained": built.get("trained", []), "build_peak_rss_mb": built.get("build_peak_rss_mb", 0)}
     return summarize(token, runs, prepared | {"wall_s": prepare_wall, "peak_rss_mb": prepare_rss})
 
 
@@ -376,6 +418,7 @@ def summarize(token: str, runs: list[dict], prepared: dict) -> dict:
         "history_days": runs[0]["history_days"],
         "history_rows": runs[0]["history_rows"],
         "wall_s": med(r["wall_s"] for r in runs),
+        "median_s": med(r["wall_s"] for r in runs),  # the run's whole process (bench/report.py reads it)
         "run_s": med(r["run_s"] for r in runs),
         "import_s": med(r["import_s"] for r in runs),
         "tick_s": med(r["tick_s"] for r in runs),
@@ -422,7 +465,7 @@ def report(results: list[dict], days: int) -> None:
         trained = p.get("trained", [])
         champion = ", ".join(f"{d['week']} {d['action']} in {d['seconds']:.0f} s" for d in trained) or "none"
         print(
-            f"  {r['history']}: replay --years {p.get('replay_s', 0):.0f}, "
+            f"  {r['history']}: replay --years {p.get('replay_s', 0):.1f}, "
             f"raw + features of every day as one run {p.get('history_range_s', 0):.0f}, "
             f"first sensor tick {p.get('first_tick_s', 0):.1f}; champion trained: {champion}; "
             f"peak RSS of the build {p.get('build_peak_rss_mb', 0):.0f} MB"
@@ -435,7 +478,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="new days to time per history (median; default 3)")
     parser.add_argument("--keep", type=Path, help="build histories in DIR/<history>/ and keep them for reuse")
     parser.add_argument(
-        "--report", action="store_true", help="print the table of data/bench/incremental_day.json again"
+        "--report", action="store_true", help="print the table of data/bench/incremental_day.json again (no run)"
     )
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -448,8 +491,9 @@ def main() -> None:
 
     if args.report:
         figures = json.loads(OUT.read_text())
-        results = [summarize(r["history"], r["runs"], r["prepare"]) for r in figures["histories"]]
-        report(results, figures["days_per_history"])
+        figures["histories"] = [summarize(r["history"], r["runs"], r["prepare"]) for r in figures["histories"]]
+        report(figures["histories"], figures["days_per_history"])
+        OUT.write_text(json.dumps(figures, indent=2, default=str))
         return
     tokens = [t.strip() for t in args.histories.split(",") if t.strip()]
     lengths = {t: history_days(t) for t in tokens}
