@@ -36,6 +36,7 @@ def make_run_until(root: Path, until: date) -> Iterator[tuple[dict, dg.DagsterIn
     from ai_platform.definitions import defs
     from ai_platform.ml.specs import FLIGHT_DELAY
     from ai_platform.pipeline import run
+    from ai_platform.progress import Reporter
     from conftest import instance_overrides
 
     (root / "home").mkdir()
@@ -46,4 +47,4 @@ def make_run_until(root: Path, until: date) -> Iterator[tuple[dict, dg.DagsterIn
         mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
         mp.setenv(settings.LGBM_THREADS_ENV, "2")
         mp.setenv("AI_PLATFORM_ALERTS_FILE", str(root / "alerts.jsonl"))
-        yield run(defs, [FLIGHT_DELAY], until=until, instance=instance, echo=lambda *_: None), instance
+        yield run(defs, [FLIGHT_DELAY], until=until, instance=instance, out=Reporter.quiet()), instance

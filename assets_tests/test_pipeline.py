@@ -14,6 +14,7 @@ from ai_platform.ml import training
 from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
 from ai_platform.partitions import days
 from ai_platform.pipeline import run
+from ai_platform.progress import Reporter
 from runs import make_run_until
 
 UNTIL = date(2013, 3, 11)  # 10 weeks: the first two weekly models (8-week window) and their weeks
@@ -81,7 +82,7 @@ def test_running_again_does_no_work_twice(ten_weeks):
     runs_before = instance.get_runs_count()
     lake_files = {p: p.stat().st_mtime_ns for p in lake.raw_day_path("flights", UNTIL).parents[2].rglob("*.parquet")}
 
-    run(defs, [SPEC], until=UNTIL, instance=instance, echo=lambda *_: None)
+    run(defs, [SPEC], until=UNTIL, instance=instance, out=Reporter.quiet())
 
     assert instance.get_runs_count() == runs_before
     assert {p: p.stat().st_mtime_ns for p in lake_files} == lake_files

@@ -32,9 +32,11 @@ def main() -> None:
     from ai_platform.definitions import defs
     from ai_platform.ml.specs import SPECS
     from ai_platform.pipeline import run
+    from ai_platform.progress import Reporter
 
     import_s = time.perf_counter() - t0
-    summary = run(defs, SPECS, echo=lambda *_: None)
+    with Reporter() as out:
+        summary = run(defs, SPECS, out=out)
     wall = time.perf_counter() - t0
     layers = {"import definitions": import_s, **summary["layer_s"]}
     work = summary["work_s"]

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from ai_platform import settings
         from ai_platform.landing import open_zone
+        from ai_platform.progress import Reporter
         from ai_platform.replay import default_years, follow, next_day, replay, synthetic_end, synthetic_window
 
         zone = open_zone(args.to or settings.landing_uri())
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                     + (f"{first} .. {last}" if first <= last else "no day (outside the partitions)")
                 )
             t0 = time.perf_counter()
-            result = replay(zone, start, end, years=years)
+            with Reporter() as out, out.task(f"replay into {zone.uri}") as advance:
+                result = replay(zone, start, end, years=years, progress=advance)
             took = "" if years is None else f" ({time.perf_counter() - t0:.1f} s)"
             print(f"{result.days} day(s) into {zone.uri}: {result.written} written, {result.unchanged} unchanged{took}")
         if args.follow:
@@ -112,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         from ai_platform.definitions import defs
         from ai_platform.ml.specs import SPECS
         from ai_platform.pipeline import format_summary, run
+        from ai_platform.progress import Reporter
 
-        print(format_summary(run(defs, SPECS)))
+        with Reporter() as out:
+            summary = run(defs, SPECS, out=out)
+        print(format_summary(summary))
     return 0
 
 

@@ -26,6 +26,7 @@ from ai_platform.ml.evaluation import load_metrics, report_dir
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, range_tags, weekly
+from ai_platform.progress import Reporter
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
 
 
@@ -175,22 +176,25 @@ def run(
     specs: list[ModelSpec],
     until: date | None = None,
     instance: dg.DagsterInstance | None = None,
-    echo=print,
+    out: Reporter | None = None,
 ) -> dict:
     """Materialize what needs it up to day `until` (default: the last day of the data).
 
-    Returns the run summary, also written to <data dir>/run_summary.json.
+    Returns the run summary, also written to <data dir>/run_summary.json. `out` gets the messages and
+    progress (default: messages printed, no bars).
     """
     end = (until + timedelta(days=1)) if until else END_DATE
     from ai_platform.replay import replay
 
+    out = out or Reporter()
     started = time.perf_counter()
     timing = Timing()
     t = time.perf_counter()
     zone = landing.open_zone(settings.landing_uri())
-    replayed = replay(zone, START_DATE, end - timedelta(days=1))
+    with out.task("replay into the landing zone") as advance:
+        replayed = replay(zone, START_DATE, end - timedelta(days=1), progress=advance)
     timing.step_s["replay"] = timing.work_s["replay"] = time.perf_counter() - t
-    echo(f"landing zone {zone.uri}: {replayed.written} files written, {replayed.unchanged} unchanged")
+    out.echo(f"landing zone {zone.uri}: {replayed.written} files written, {replayed.unchanged} unchanged")
 
     instance = instance or dg.DagsterInstance.get()
     refs_changed = [
@@ -200,56 +204,66 @@ def run(
         or instance.get_latest_materialization_event(dg.AssetKey(["raw", t])) is None
     ]
     if refs_changed:
-        echo(f"reference tables: ingesting {', '.join(refs_changed)}")
-        _execute(defs.resolve_job_def("reference_tables"), instance, timing)
+        out.echo(f"reference tables: ingesting {', '.join(refs_changed)}")
+        with out.task("reference tables"):
+            _execute(defs.resolve_job_def("reference_tables"), instance, timing)
 
-    ingest = days_to_ingest(instance, zone, end)
+    with out.task("compare the landing zone with the lake"):
+        ingest = days_to_ingest(instance, zone, end)
     featurize = sorted(set().union(*(days_to_featurize(instance, ingest, e, end) for e in lake_exports(manifest()))))
     if ingest or featurize:
         first, last = min(ingest + featurize), max(ingest + featurize)
-        echo(f"daily ingest + features: {first} .. {last} as one run ({len(ingest)} day(s) with new or changed files)")
-        _execute(
-            defs.resolve_job_def("daily_ingest_and_features"),
-            instance,
-            timing,
-            tags=range_tags(first, last),
+        out.echo(
+            f"daily ingest + features: {first} .. {last} as one run ({len(ingest)} day(s) with new or changed files)"
         )
+        with out.task(f"daily ingest + features {first} .. {last}"):
+            _execute(
+                defs.resolve_job_def("daily_ingest_and_features"),
+                instance,
+                timing,
+                tags=range_tags(first, last),
+            )
     else:
-        echo("daily ingest + features: nothing changed")
+        out.echo("daily ingest + features: nothing changed")
 
     summaries = {}
     for spec in specs:
         todo = weeks_to_train(instance, spec, end)
-        echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
+        out.echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
         job = defs.resolve_job_def(f"train_and_evaluate_{spec.name}")
         champion = dg.AssetKey(["ml", spec.name, "champion"])
         decided = instance.get_materialized_partitions(champion)
+        weeks = weeks_in_data(spec, end)
         # Decisions form a chain (each compares with the champion the previous one left): from the first
         # retrained week on, every week is decided again, in order.
-        for week in weeks_in_data(spec, end):
-            if week in todo:
-                _execute(job, instance, timing, partition_key=week)
-            elif week not in decided or (todo and week > todo[0]):
-                _execute(job, instance, timing, partition_key=week, asset_selection=[champion])
-            else:
-                continue
-            d = registry.load_decision(spec, week)
-            echo(
-                f"  week {week}: AUC {load_metrics(spec.name, week)['roc_auc']:.3f}, "
-                f"{d['action']} -> champion {d['champion']}"
-            )
+        with out.task(f"{spec.name}: weekly models", total=len(weeks)) as advance:
+            for i, week in enumerate(weeks, 1):
+                advance(i - 1, len(weeks))
+                if week in todo:
+                    _execute(job, instance, timing, partition_key=week)
+                elif week not in decided or (todo and week > todo[0]):
+                    _execute(job, instance, timing, partition_key=week, asset_selection=[champion])
+                else:
+                    continue
+                d = registry.load_decision(spec, week)
+                out.echo(
+                    f"  week {week}: AUC {load_metrics(spec.name, week)['roc_auc']:.3f}, "
+                    f"{d['action']} -> champion {d['champion']}"
+                )
         serve = days_to_serve(instance, spec, end)
         if serve:
-            echo(f"{spec.name}: predictions and monitoring for {serve[0]} .. {serve[-1]} as one run")
-            _execute(
-                defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
-                instance,
-                timing,
-                tags=range_tags(serve[0], serve[-1]),
-            )
+            out.echo(f"{spec.name}: predictions and monitoring for {serve[0]} .. {serve[-1]} as one run")
+            with out.task(f"{spec.name}: predictions and monitoring"):
+                _execute(
+                    defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
+                    instance,
+                    timing,
+                    tags=range_tags(serve[0], serve[-1]),
+                )
         report = dg.AssetKey(["ml", spec.name, "history_report"])
         if todo or serve or instance.get_latest_materialization_event(report) is None:
-            _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, timing)
+            with out.task(f"{spec.name}: model history report"):
+                _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, timing)
         summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end)]
 
     main = specs[0].name

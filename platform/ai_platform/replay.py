@@ -29,6 +29,7 @@ import polars as pl
 from ai_platform import landing
 from ai_platform.landing import LandingZone
 from ai_platform.partitions import END_DATE, START_DATE
+from ai_platform.progress import Advance, no_progress
 
 
 def _package_data_dir() -> Path:
@@ -64,49 +65,72 @@ class ReplayResult:
 
 
 def replay(
-    zone: LandingZone, start: date, end: date, with_reference: bool = True, years: int | None = None
+    zone: LandingZone,
+    start: date,
+    end: date,
+    with_reference: bool = True,
+    years: int | None = None,
+    progress: Advance = no_progress,
 ) -> ReplayResult:
     """Write the days in [start, end] (inclusive) and the reference tables into the landing zone.
 
     With `years`, the days come from that many synthetic years starting at the partitions' first day
-    (see `synthetic_days`), and only days within the partitions are written.
+    (see `synthetic_days`), and only days within the partitions are written. `progress` gets the files
+    done and the files to write after each file.
     """
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
-    result = ReplayResult()
+    if years is not None and years < 1:
+        raise ValueError(f"--years {years}: expected at least 1")
+    calendar = replay_days(start, end, years)
+    result = ReplayResult(days=len(calendar))
+    references = len(landing.REFERENCE_TABLES) if with_reference else 0
+    total = references + len(landing.DAILY_TABLES) * len(calendar)
 
     def put(name: landing.LandingName, data: bytes) -> None:
         if zone.write_if_changed(name, data):
             result.written += 1
         else:
             result.unchanged += 1
+        progress(result.written + result.unchanged, total)
 
     if with_reference:
         for table in landing.REFERENCE_TABLES:
             put(landing.reference_name(table), _to_csv(read_source(table)))
     if years is not None:
-        result.days = _put_synthetic_days(put, start, end, years)
+        first, last = synthetic_window(start, end, years)
+        for table in landing.DAILY_TABLES:
+            for day, rows in synthetic_days(table, years, first, last, START_DATE):
+                put(landing.day_name(table, day), _to_csv(rows))
         return result
 
     # A day with no rows for a table (weather ends on Dec 30) still gets a header-only file: "no
     # observations that day" is data, a missing file is an ingestion problem.
-    calendar = None
     for table in landing.DAILY_TABLES:
         df = read_source(table).with_columns(
             pl.date(pl.col("year").cast(pl.Int32), pl.col("month").cast(pl.Int8), pl.col("day").cast(pl.Int8)).alias(
                 "_day"
             )
         )
-        if calendar is None:
-            calendar = df["_day"].unique().sort().to_list()
-            calendar = [day for day in calendar if start <= day <= end]
         parts = df.filter(pl.col("_day").is_between(start, end)).partition_by("_day", as_dict=True, maintain_order=True)
         empty = df.head(0).drop("_day")
         for day in calendar:
             part = parts.get((day,))
             put(landing.day_name(table, day), _to_csv(empty if part is None else part.drop("_day")))
-    result.days = 0 if calendar is None else len(calendar)
     return result
+
+
+def replay_days(start: date, end: date, years: int | None) -> list[date]:
+    """The days of [start, end] a replay writes: those of the source year (2013), or with `years` those
+    of the synthetic years that lie within the partitions."""
+    if years is None:
+        first, last = (
+            max(start, SOURCE_START),
+            min(end, SOURCE_START.replace(year=SOURCE_START.year + 1) - timedelta(1)),
+        )
+    else:
+        first, last = synthetic_window(start, end, years)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 # --- Synthetic history -------------------------------------------------------------------------------
@@ -251,17 +275,6 @@ def synthetic_window(start: date, end: date, years: int) -> tuple[date, date]:
     return max(start, START_DATE), min(
         end, END_DATE - timedelta(days=1), synthetic_end(years, START_DATE) - timedelta(days=1)
     )
-
-
-def _put_synthetic_days(put, start: date, end: date, years: int) -> int:
-    """Land the synthetic days of [start, end] within the partitions; returns how many days that is."""
-    if years < 1:
-        raise ValueError(f"--years {years}: expected at least 1")
-    first, last = synthetic_window(start, end, years)
-    for table in landing.DAILY_TABLES:
-        for day, rows in synthetic_days(table, years, first, last, START_DATE):
-            put(landing.day_name(table, day), _to_csv(rows))
-    return max((last - first).days + 1, 0)
 
 
 def next_day(zone: LandingZone) -> date:

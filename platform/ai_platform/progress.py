@@ -1,0 +1,71 @@
+"""What long CLI work tells its user: messages, and live progress bars while it works.
+
+On a terminal the bars redraw in place below the messages; elsewhere (CI logs, a file) only the
+messages are printed, one line each, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+# Called with (done, total) as work advances; the total may only be known once work has started.
+Advance = Callable[[int, int], None]
+
+
+def no_progress(done: int, total: int) -> None:
+    pass
+
+
+class Reporter:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(highlight=False)
+        self._bars = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
+
+    @classmethod
+    def quiet(cls) -> Reporter:
+        return cls(Console(quiet=True))
+
+    def __enter__(self) -> Reporter:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._bars.stop()
+
+    def echo(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        """A bar for one piece of work (a spinner with elapsed time while `total` is unknown)."""
+        task_id = self._bars.add_task(description, total=total)
+
+        def advance(done: int, total: int) -> None:
+            self._bars.update(task_id, completed=done, total=total)
+
+        try:
+            yield advance
+        finally:
+            self._bars.remove_task(task_id)
