@@ -184,7 +184,7 @@ def run(
     progress (default: messages printed, no bars).
     """
     end = (until + timedelta(days=1)) if until else END_DATE
-    from ai_platform.replay import replay
+    from ai_platform.replay import default_years, replay
 
     out = out or Reporter()
     started = time.perf_counter()
@@ -192,7 +192,8 @@ def run(
     t = time.perf_counter()
     zone = landing.open_zone(settings.landing_uri())
     with out.task("replay into the landing zone") as advance:
-        replayed = replay(zone, START_DATE, end - timedelta(days=1), progress=advance)
+        # Partitions beyond the source year (AI_PLATFORM_START_DATE / _END_DATE) get synthetic years.
+        replayed = replay(zone, START_DATE, end - timedelta(days=1), years=default_years(), progress=advance)
     timing.step_s["replay"] = timing.work_s["replay"] = time.perf_counter() - t
     out.echo(f"landing zone {zone.uri}: {replayed.written} files written, {replayed.unchanged} unchanged")
 
