@@ -54,7 +54,7 @@ lint: install-dev
 bench: $(MANIFEST)
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/full_year.py
-	$(BIN)/python bench/incremental_day.py
+	$(BIN)/python bench/incremental_day.py --keep data/bench/histories
 	$(BIN)/python bench/sensor_latency.py
 	$(BIN)/python bench/report.py
 
