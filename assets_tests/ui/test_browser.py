@@ -21,7 +21,7 @@ END_DATE = "2013-03-06"  # exclusive: the model of week 2013-02-26 and its week,
 PARTITION = "2013-01-02"
 GROUPS = {
     "raw": ["flights", "weather", "planes", "airports", "airlines"],
-    "features": ["stg_flights", "stg_weather", "stg_planes", "flight_features"],
+    "features": ["flight_features"],
     "ml": ["model", "evaluation", "champion", "predictions", "history_report"],
     "monitoring": ["feature_drift", "realized_quality"],
 }
