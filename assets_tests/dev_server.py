@@ -74,6 +74,20 @@ query Runs($limit: Int) {
 }
 """
 
+RUN_QUERY = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run {
+      status
+      tags { key value }
+      assetMaterializations { assetKey { path } partition }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
 SENSOR_QUERY = """
 query Sensor($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
@@ -93,7 +107,8 @@ class DagsterDev:
         self.env = env
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
-        self.url = f"http://127.0.0.1:{self.port}/graphql"
+        self.ui_url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.ui_url}/graphql"
         self.log_path = self.home / "dagster_dev.log"
         self.location = ""
         self.repository = ""
@@ -101,8 +116,7 @@ class DagsterDev:
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> DagsterDev:
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+        instance_home(self.home)
         env = {
             **os.environ,
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -207,6 +221,24 @@ class DagsterDev:
             raise RuntimeError(f"runsOrError: {result}")
         return [{**run, "tags": {t["key"]: t["value"] for t in run["tags"]}} for run in result["results"]]
 
+    def run(self, run_id: str) -> dict:
+        """status, tags (as a dict) and materializations ([{"asset": "a/b", "partition": ...}]) of one run."""
+        result = self.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+        if result["__typename"] != "Run":
+            raise RuntimeError(f"runOrError {run_id}: {result}")
+        return {
+            "status": result["status"],
+            "tags": {t["key"]: t["value"] for t in result["tags"]},
+            "materializations": [
+                {"asset": "/".join(m["assetKey"]["path"]), "partition": m["partition"]}
+                for m in result["assetMaterializations"]
+            ],
+        }
+
+    def skip_welcome_dialog(self) -> None:
+        """What the UI's "Skip" on its one-time community dialog does, so that it does not cover pages in a browser."""
+        self.graphql("mutation { setNuxSeen }")
+
     def sensor_status(self, name: str) -> str:
         """RUNNING, STOPPED or DECLARED_IN_CODE."""
         selector = {"repositoryLocationName": self.location, "repositoryName": self.repository, "sensorName": name}
@@ -247,6 +279,13 @@ class DagsterDev:
         raise TimeoutError(
             f"dagster dev not ready within {self.startup_timeout:.0f} s ({last}); log tail:\n{self.log_tail()}"
         )
+
+
+def instance_home(home: Path) -> Path:
+    """A DAGSTER_HOME with the repository's dagster.yaml (pools, run queue), as `make` sets one up."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    return home
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
