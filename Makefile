@@ -6,10 +6,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 # dagster-dbt finds `dbt` on PATH; the venv need not be activated.
 export PATH := $(BIN):$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
-MANIFEST := dbt_project/target/manifest.json
-DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print)
+# The dbt project the code location loads (AI_PLATFORM_DBT_PROJECT_DIR, default dbt_project/).
+DBT_DIR := $(or $(AI_PLATFORM_DBT_PROJECT_DIR),dbt_project)
+MANIFEST := $(DBT_DIR)/target/manifest.json
+DBT_FILES := $(shell find $(DBT_DIR) -path $(DBT_DIR)/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print)
 
-.PHONY: install install-dev manifest run dev test lint bench clean
+.PHONY: install install-dev manifest run dev test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +52,14 @@ test: install-dev $(MANIFEST)
 lint: install-dev
 	$(BIN)/ruff check platform assets_tests bench
 	$(BIN)/ruff format --check platform assets_tests bench
+	cd $(DBT_DIR) && $(BIN)/sqlfluff lint
+
+# dbt's documentation site (models, sources, columns, tests, lineage) in $(DBT_DIR)/target/docs. Column types come
+# from the local warehouse when `make run` has built it; without one, dbt compiles against an in-memory DuckDB.
+WAREHOUSE := $(or $(AI_PLATFORM_DATA_DIR),data)/warehouse/flights.duckdb
+docs: install
+	cd $(DBT_DIR) && $(BIN)/dbt docs generate --target-path target/docs $(if $(wildcard $(WAREHOUSE)),,--target compile)
+	@echo "Serve it: cd $(DBT_DIR) && $(BIN)/dbt docs serve --target-path target/docs --port 8080"
 
 bench: $(MANIFEST)
 	$(BIN)/python bench/import_time.py

@@ -98,6 +98,19 @@ query Sensor($selector: SensorSelector!) {
 }
 """
 
+RELOAD_MUTATION = """
+mutation Reload($location: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $location) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      loadStatus
+      locationOrLoadError { __typename ... on PythonError { message stack causes { message } } }
+    }
+    ... on Error { message }
+  }
+}
+"""
+
 
 class DagsterDev:
     """`dagster dev -w workspace.yaml` with DAGSTER_HOME=home, from entering until the whole process group is gone."""
@@ -246,6 +259,19 @@ class DagsterDev:
         if result["__typename"] != "Sensor":
             raise RuntimeError(f"sensorOrError {name}: {result}")
         return result["sensorState"]["status"]
+
+    def reload_location(self, timeout: float = 180.0) -> None:
+        """The UI's "Reload definitions": the code server loads the code location again; raises if that fails."""
+        result = self.graphql(RELOAD_MUTATION, {"location": self.location}, timeout=timeout)["reloadRepositoryLocation"]
+        if result["__typename"] != "WorkspaceLocationEntry":
+            raise RuntimeError(f"reloadRepositoryLocation: {result}")
+        loaded = result["locationOrLoadError"]
+        if loaded is None:
+            raise RuntimeError(
+                f"code location {self.location}: nothing loaded after the reload ({result['loadStatus']})"
+            )
+        if loaded["__typename"] == "PythonError":
+            raise RuntimeError(f"code location {self.location} failed to reload: {_error_text(loaded)}")
 
     def _check_alive(self, what: str) -> None:
         if self._proc is None or self._proc.poll() is not None:

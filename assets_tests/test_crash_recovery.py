@@ -146,7 +146,7 @@ def _mark_failed(instance: dg.DagsterInstance, run_id: str) -> None:
     instance.report_run_failed(run, "the run worker was killed (kill -9 of its process group)")
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     # dagster-dbt keeps a failed invocation's target folder (in the dbt project): this test made it, it removes it.
-    for folder in (settings.DBT_PROJECT_DIR / "target").glob(f"{DBT_STEP}-{run_id[:7]}-*"):
+    for folder in (settings.dbt_project_dir() / "target").glob(f"{DBT_STEP}-{run_id[:7]}-*"):
         shutil.rmtree(folder, ignore_errors=True)
 
 

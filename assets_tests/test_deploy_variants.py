@@ -399,7 +399,7 @@ def test_dbt_target_defaults_to_the_local_duckdb_file_and_dagster_passes_none(pr
     # dagster-dbt adds --target only when the resource names one: the profile's env-driven default decides.
     assert probe_result["default"]["dbt_resource"] == {"target": "None", "profile": "None"}
     assert dbt_project.target is None
-    profile = yaml.safe_load((settings.DBT_PROJECT_DIR / "profiles.yml").read_text())["flights"]
+    profile = yaml.safe_load((settings.dbt_project_dir() / "profiles.yml").read_text())["flights"]
     assert profile["target"] == "{{ env_var('AI_PLATFORM_DBT_TARGET', 'local') }}"
     local, motherduck = profile["outputs"]["local"], profile["outputs"]["motherduck"]
     assert local["path"].endswith("/warehouse/flights.duckdb") and local["threads"] == 1

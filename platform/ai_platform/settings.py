@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 DATA_DIR_ENV = "AI_PLATFORM_DATA_DIR"
+DBT_PROJECT_DIR_ENV = "AI_PLATFORM_DBT_PROJECT_DIR"
 LANDING_URI_ENV = "AI_PLATFORM_LANDING_URI"
 LGBM_THREADS_ENV = "AI_PLATFORM_LGBM_THREADS"
 EXECUTOR_ENV = "AI_PLATFORM_EXECUTOR"
@@ -30,6 +30,14 @@ DEFAULT_END_DATE = date(2014, 1, 1)  # exclusive
 
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or REPO_ROOT / "data").resolve()
+
+
+def dbt_project_dir() -> Path:
+    """The dbt project (default: dbt_project/ in the repository), e.g. a copy to try changes on.
+
+    Read when the code location loads: the dbt models are part of the definitions.
+    """
+    return Path(os.environ.get(DBT_PROJECT_DIR_ENV) or REPO_ROOT / "dbt_project").resolve()
 
 
 def landing_uri() -> str:

@@ -32,8 +32,9 @@
 with history as (
     select *
     from {{ ref('stg_flights') }}
-    where flight_date >= {{ window_date('min_date') }} - interval {{ history_days }} day
-      and flight_date < {{ window_date('max_date') }}
+    where
+        flight_date >= {{ window_date('min_date') }} - interval {{ history_days }} day
+        and flight_date < {{ window_date('max_date') }}
 ),
 
 targets as (
@@ -66,18 +67,21 @@ weather_recent as (
     -- Observed at the origin in the 3 hours up to the scheduled hour, and over the previous day.
     select
         t.flight_id,
-        sum(w.precip) filter (where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour)
-            as precip_3h,
-        min(w.visib) filter (where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour)
-            as min_visib_3h,
-        max(w.wind_gust) filter (where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour)
-            as max_wind_gust_3h,
+        sum(w.precip) filter (
+            where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
+        ) as precip_3h,
+        min(w.visib) filter (
+            where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
+        ) as min_visib_3h,
+        max(w.wind_gust) filter (
+            where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
+        ) as max_wind_gust_3h,
         sum(w.precip) filter (where w.weather_date = t.flight_date - 1) as precip_prev_day,
         min(w.visib) filter (where w.weather_date = t.flight_date - 1) as min_visib_prev_day,
         max(w.wind_speed) filter (where w.weather_date = t.flight_date - 1) as max_wind_speed_prev_day
     from targets as t
     left join {{ ref('stg_weather') }} as w
-        on w.origin = t.origin
+        on t.origin = w.origin
         and w.weather_date between t.flight_date - 1 and t.flight_date
     group by t.flight_id
 ),
@@ -92,14 +96,16 @@ schedule as (
         count(*) over (partition by flight_date, carrier) as carrier_day_scheduled,
         case when tailnum is not null then count(*) over (partition by flight_date, tailnum) end
             as tail_day_legs,
-        case when tailnum is not null
-            then row_number() over (partition by flight_date, tailnum order by sched_dep_time, flight_id)
+        case
+            when tailnum is not null
+                then row_number() over (partition by flight_date, tailnum order by sched_dep_time, flight_id)
         end as tail_leg_number,
         -- Scheduled minutes since the plane's previous NYC departure that day: a tight rotation.
-        case when tailnum is not null
-            then (sched_dep_hour * 60 + sched_dep_minute) - lag(sched_dep_hour * 60 + sched_dep_minute) over (
-                partition by flight_date, tailnum order by sched_dep_time, flight_id
-            )
+        case
+            when tailnum is not null
+                then (sched_dep_hour * 60 + sched_dep_minute) - lag(sched_dep_hour * 60 + sched_dep_minute) over (
+                    partition by flight_date, tailnum order by sched_dep_time, flight_id
+                )
         end as tail_prev_departure_gap_min
     from targets
 )
@@ -156,7 +162,9 @@ select
     h_{{ name }}_{{ days }}.{{ name }}_mean_dep_delay_{{ days }}d,
     {% endfor %}
     greatest(
-        {% for name, days in windows %}h_{{ name }}_{{ days }}.{{ name }}_{{ days }}d_max_day{{ ',' if not loop.last }}{% endfor %}
+        {% for name, days in windows %}
+        h_{{ name }}_{{ days }}.{{ name }}_{{ days }}d_max_day{{ ',' if not loop.last }}
+        {% endfor %}
     ) as history_max_day,
     -- labels (outcomes of this flight)
     case when t.arr_delay is not null then (t.arr_delay > 15)::integer end as label_arr_delayed,
@@ -167,11 +175,13 @@ from targets as t
 inner join schedule as s using (flight_id)
 inner join weather_recent as wr using (flight_id)
 left join {{ ref('stg_weather') }} as w
-    on w.origin = t.origin and w.weather_date = t.flight_date and w.hour = t.sched_dep_hour
+    on t.origin = w.origin and t.flight_date = w.weather_date and t.sched_dep_hour = w.hour
 left join {{ ref('stg_planes') }} as p
-    on p.tailnum = t.tailnum
+    on t.tailnum = p.tailnum
 {% for name, days in windows %}
 left join hist_{{ name }}_{{ days }} as h_{{ name }}_{{ days }}
-    on h_{{ name }}_{{ days }}.flight_date = t.flight_date
-    {% for k in grains[name] %}and h_{{ name }}_{{ days }}.{{ k }} = t.{{ k }} {% endfor %}
+    on t.flight_date = h_{{ name }}_{{ days }}.flight_date
+    {% for k in grains[name] %}
+    and t.{{ k }} = h_{{ name }}_{{ days }}.{{ k }}
+    {% endfor %}
 {% endfor %}

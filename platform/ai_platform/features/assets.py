@@ -21,6 +21,7 @@ from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, DbtCliR
 
 from ai_platform import lake, settings
 from ai_platform.automation.freshness import daily_policy
+from ai_platform.features.check_descriptions import describe_test
 from ai_platform.features.manifest import ensure_manifest
 from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
 from ai_platform.files import write_atomic
@@ -36,11 +37,21 @@ PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse state, which dagster-dbt 
 
 
 class Translator(DagsterDbtTranslator):
+    """dbt models in group `features`; owners come from dbt's `meta.dagster.owners` (dbt_project.yml)."""
+
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("model."):
             spec = spec.replace_attributes(group_name=GROUP, freshness_policy=daily_policy())
+            if is_lake_export(manifest["nodes"][unique_id]):
+                spec = spec.merge_attributes(kinds={"parquet"})
         return spec
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
 
 
 def partition_window(start: date, end: date) -> dict[str, str]:
@@ -81,12 +92,15 @@ class LakeExport:
     lookback_days: int  # how many earlier days a day's rows read (its trailing history)
 
 
+def is_lake_export(node: Mapping[str, Any]) -> bool:
+    return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "daily"
+
+
 def lake_exports(manifest: Mapping[str, Any]) -> list[LakeExport]:
     out = []
-    for node in manifest["nodes"].values():
-        meta = node.get("config", {}).get("meta", {})
-        if node["resource_type"] == "model" and meta.get("lake_export") == "daily":
-            out.append(LakeExport(node["name"], meta["partition_column"], int(meta.get("lookback_days", 0))))
+    for node in filter(is_lake_export, manifest["nodes"].values()):
+        meta = node["config"]["meta"]
+        out.append(LakeExport(node["name"], meta["partition_column"], int(meta.get("lookback_days", 0))))
     return out
 
 

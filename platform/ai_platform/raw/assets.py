@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ai_platform import lake, quarantine
+from ai_platform import lake, quarantine, settings
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.files import sha256
 from ai_platform.landing import LandingName, LandingResource, LandingZone, day_name, reference_name
@@ -19,6 +19,12 @@ from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS, TableSchem
 from ai_platform.retries import TRANSIENT_ERRORS
 
 GROUP = "raw"
+OWNERS = ["team:data-engineering"]
+
+
+def kinds() -> set[str]:
+    """The UI's icons: polars reads the landing file (from S3 when the landing zone is there), Parquet in the lake."""
+    return {"polars", "parquet", *(["s3"] if settings.landing_uri().startswith("s3://") else [])}
 
 
 def column_schema(schema: TableSchema) -> dg.TableSchema:
@@ -130,7 +136,8 @@ def _daily_asset(schema: TableSchema) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         freshness_policy=daily_policy(),
         group_name=GROUP,
-        kinds={"polars", "parquet"},
+        owners=OWNERS,
+        kinds=kinds(),
         description=(
             f"The day's `{schema.name}/<date>.csv` from the landing zone, validated against an explicit "
             f"schema and written to the lake as Parquet. Data version = SHA-256 of the landing file."
@@ -185,7 +192,8 @@ def _reference_asset(schema: TableSchema) -> dg.AssetsDefinition:
     @dg.asset(
         key=["raw", schema.name],
         group_name=GROUP,
-        kinds={"polars", "parquet"},
+        owners=OWNERS,
+        kinds=kinds(),
         description=f"Reference table `{schema.name}.csv` from the landing zone, validated and written to the lake.",
         metadata={"dagster/column_schema": column_schema(schema)},
         check_specs=check_specs(schema),
