@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import tempfile
@@ -13,33 +12,60 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Temp files go to a hidden subfolder: clearing a dead writer's temps then lists only the writes in flight there,
+# not every file of the folder (a landing folder holds two files per day of history).
+TEMP_FOLDER = ".tmp"
+
+
 def _remove_dead_writers_temps(path: Path) -> None:
     """Delete the temp files of `path` whose writer process has died (killed between its write and its rename).
 
-    A temp file is named `.<name>.<writer pid>.<random>.tmp`; one of a live process (another writer of the same
+    A temp file is named `.tmp/.<name>.<writer pid>.<random>.tmp`; one of a live process (another writer of the same
     file) is left alone. Writers of one data directory run on one machine (its lake is a local folder).
     """
     prefix = f".{path.name}."
-    for tmp in path.parent.glob(glob.escape(prefix) + "*.tmp"):
-        pid = tmp.name[len(prefix) :].split(".")[0]
+    try:
+        temps = [e.name for e in os.scandir(path.parent / TEMP_FOLDER)]
+    except FileNotFoundError:
+        return  # no write in flight and none left behind
+    for name in temps:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix) :].split(".")[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
+            (path.parent / TEMP_FOLDER / name).unlink(missing_ok=True)
         except PermissionError:
             pass  # alive, another user's
 
 
+def _new_temp(path: Path) -> tuple[int, str]:
+    folder = path.parent / TEMP_FOLDER
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+        except FileNotFoundError:
+            continue  # another writer removed the empty temp folder meanwhile
+
+
+def _remove_temp_folder_if_empty(path: Path) -> None:
+    try:
+        (path.parent / TEMP_FOLDER).rmdir()
+    except OSError:
+        pass  # another write is in flight (or a dead writer's temp is left for the next write of its file)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole file or nothing: a temp file in the same folder, then a rename.
+    """Write the whole file or nothing: a temp file in the same folder's `.tmp/`, then a rename.
 
     Writing a file again also clears the temp files that a killed earlier writer of it left behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     _remove_dead_writers_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    fd, tmp = _new_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -47,6 +73,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _remove_temp_folder_if_empty(path)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
