@@ -147,7 +147,7 @@ WEATHER_REFERENCES = [Reference("origin", AIRPORTS, "faa", 0.0)]
 
 @lru_cache(maxsize=16)
 def _known_keys(path: Path, key: str, version: tuple[int, int, int]) -> pl.Series:
-    """A reference table's keys, read once per version of its file (`version`: its inode, mtime and size), not per day."""
+    """A reference table's keys, read once per version of its file (`version`: inode, mtime, size), not per day."""
     return pl.read_parquet(path, columns=[key])[key]
 
 
