@@ -6,11 +6,10 @@
     {%- if not where -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- if '__min_date__' in where -%}
-        {%- set where = where | replace('__min_date__', window_date('min_date')) -%}
-    {%- endif -%}
-    {%- if '__max_date__' in where -%}
-        {%- set where = where | replace('__max_date__', window_date('max_date')) -%}
+    {%- if '__min_date__' in where or '__max_date__' in where -%}
+        {%- set window = partition_window() -%}
+        {%- set where = where | replace('__min_date__', window_date('min_date', window)) -%}
+        {%- set where = where | replace('__max_date__', window_date('max_date', window)) -%}
     {%- endif -%}
     {{ return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') }}
 {%- endmacro %}
