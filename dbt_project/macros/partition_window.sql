@@ -1,9 +1,10 @@
 {#- The partition window [min_date, max_date) as SQL date literals; rejects anything but a date.
     A Dagster run writes its window to partition_window.csv in the invocation's target folder (so that
     dbt's partial parsing, which starts over whenever --vars change, keeps working); by hand, the vars
-    min_date/max_date (dbt_project.yml) give it. -#}
-{% macro window_date(name) %}
-    {%- set value = partition_window().get(name) or var(name) | string -%}
+    min_date/max_date (dbt_project.yml) give it. `window`: a partition_window() already read (reading it costs two
+    queries). -#}
+{% macro window_date(name, window=none) %}
+    {%- set value = (partition_window() if window is none else window).get(name) or var(name) | string -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
         {{ exceptions.raise_compiler_error("partition window " ~ name ~ " must be a YYYY-MM-DD date, got " ~ value) }}
     {%- endif -%}
@@ -20,5 +21,6 @@
 {%- endmacro %}
 
 {% macro in_window(column) %}
-    {{ column }} >= {{ window_date('min_date') }} and {{ column }} < {{ window_date('max_date') }}
+    {%- set window = partition_window() %}
+    {{ column }} >= {{ window_date('min_date', window) }} and {{ column }} < {{ window_date('max_date', window) }}
 {%- endmacro %}

@@ -1,7 +1,9 @@
 -- One row per scheduled flight, keyed by day, carrier, flight number and origin.
+-- The day is the lake folder's hive `date` (the raw asset checks it equals year/month/day), so that a
+-- filter on flight_date prunes the Parquet files read to the partition window.
 select
-    make_date(year, month, day) as flight_date,
-    strftime(make_date(year, month, day), '%Y%m%d') || '-' || carrier || '-' || flight::varchar || '-' || origin
+    "date" as flight_date,
+    strftime("date", '%Y%m%d') || '-' || carrier || '-' || flight::varchar || '-' || origin
         as flight_id,
     carrier,
     flight,

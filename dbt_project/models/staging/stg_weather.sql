@@ -1,7 +1,8 @@
 -- Hourly weather by origin and local hour; one row per (origin, day, hour).
+-- The day is the lake folder's hive `date` (as in stg_flights): a filter on weather_date prunes files.
 select
     origin,
-    make_date(year, month, day) as weather_date,
+    "date" as weather_date,
     hour,
     temp,
     dewp,
@@ -13,4 +14,4 @@ select
     pressure,
     visib
 from {{ source('raw', 'weather') }}
-qualify row_number() over (partition by origin, year, month, day, hour order by time_hour) = 1
+qualify row_number() over (partition by origin, "date", hour order by time_hour) = 1

@@ -69,6 +69,18 @@ def expected_days(landing: LandingResource) -> list[date]:
     return [d for d in complete_days(names) if d not in young]
 
 
+_expected_in_run: dict[str, list[date]] = {}
+
+
+def expected_days_of_run(run_id: str, landing: LandingResource) -> list[date]:
+    """`expected_days`, worked out once per run: a run checks several assets against the same landing zone, and
+    listing it costs one entry per landed file of the whole history."""
+    if run_id not in _expected_in_run:
+        _expected_in_run.clear()  # one run at a time per process: keep only the current run's
+        _expected_in_run[run_id] = expected_days(landing)
+    return _expected_in_run[run_id]
+
+
 def days_in_flight(instance: dg.DagsterInstance) -> set[date]:
     """Days that a queued or running run is materializing: not missing, only not done yet."""
     active = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES))
@@ -91,7 +103,7 @@ def build_latest_day_checks(asset_keys: list[dg.AssetKey]) -> list[dg.AssetCheck
             ),
         )
         def _check(context: dg.AssetCheckExecutionContext, landing: LandingResource) -> dg.AssetCheckResult:
-            expected = expected_days(landing)
+            expected = expected_days_of_run(context.run.run_id, landing)
             done = context.instance.get_materialized_partitions(key)
             pending = days_in_flight(context.instance)
             missing = [d for d in expected if d.isoformat() not in done and d not in pending]

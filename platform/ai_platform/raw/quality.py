@@ -11,6 +11,8 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 import polars as pl
 
@@ -143,17 +145,25 @@ FLIGHT_REFERENCES = [
 WEATHER_REFERENCES = [Reference("origin", AIRPORTS, "faa", 0.0)]
 
 
+@lru_cache(maxsize=16)
+def _known_keys(path: Path, key: str, version: tuple[int, int, int]) -> pl.Series:
+    """A reference table's keys, read once per version of its file (`version`: inode, mtime, size), not per day."""
+    return pl.read_parquet(path, columns=[key])[key]
+
+
 def references_known(references: list[Reference]) -> Check:
     def evaluate(df: pl.DataFrame, day: date | None) -> Finding:
         findings = []
         for ref in references:
             path = lake.raw_reference_path(ref.table.name)
-            if not path.exists():
+            try:
+                st = path.stat()
+            except FileNotFoundError:
                 findings.append(
                     f"reference table {ref.table.name} is not loaded yet (materialize raw/{ref.table.name})"
                 )
                 continue
-            known = pl.read_parquet(path, columns=[ref.key])[ref.key]
+            known = _known_keys(path, ref.key, (st.st_ino, st.st_mtime_ns, st.st_size))
             values = df[ref.column].drop_nulls()
             missing = values.filter(~values.is_in(known.implode()))
             share = missing.len() / values.len() if values.len() else 0.0
