@@ -110,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         for category in (dg.BetaWarning, dg.PreviewWarning):
             warnings.filterwarnings("ignore", category=category)
         from ai_platform.definitions import defs
-        from ai_platform.ml.specs import SPECS
+        from ai_platform.ml.specs import specs
         from ai_platform.pipeline import format_summary, run
 
-        print(format_summary(run(defs, SPECS)))
+        print(format_summary(run(defs, specs())))
     return 0
 
 
