@@ -79,6 +79,8 @@ def test_the_whole_graph_is_materialized_in_the_instance(ten_weeks):
     metadata = evaluation.asset_materialization.metadata
     assert 0.5 < metadata["roc_auc"].value < 1 and "roc_auc" in metadata["metrics"].value
     assert metadata["roc"].value.startswith("![roc](data:image/png;base64,")
+    quality = instance.get_latest_materialization_event(dg.AssetKey(["monitoring", "flight_delay", "realized_quality"]))
+    assert quality.asset_materialization.metadata["per_day"].value.startswith("| day | model | flights |")
 
 
 def test_model_card_and_report_describe_the_model(ten_weeks):

@@ -25,14 +25,6 @@ from ai_platform.raw import assets as raw
 feature_keys = sorted(features.flights_dbt.keys)
 exported_keys = [dg.AssetKey(e.model) for e in features.lake_exports(features.manifest())]
 
-models = spec_definitions()  # every model spec's assets, jobs and drift sensor (ai_platform/defs/*/defs.yaml)
-freshness_policies = {
-    s.key: s.freshness_policy
-    for a in [*raw.assets, *features.assets, *models.assets]
-    for s in a.specs
-    if s.freshness_policy
-}
-
 
 def executor_def() -> dg.ExecutorDefinition:
     """The executor named by AI_PLATFORM_EXECUTOR (read when the code location loads).
@@ -72,18 +64,27 @@ def serving_ready(first, last) -> list[dg.AssetKey]:
     ]
 
 
-platform_defs = dg.Definitions(
-    assets=[*raw.assets, *features.assets],
-    asset_checks=build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
-    jobs=jobs,
-    sensors=[
-        build_landing_sensor(landing_job, feature_keys, serving_ready),
-        build_retraining_sensor(dg.AssetSelection.groups(ML_GROUP, MONITORING_GROUP)),
-        alert_on_run_failure,
-        alert_on_failed_check,
-        build_freshness_alert_sensor(freshness_policies),
-    ],
-    resources={**raw.resources, **features.resources},
-    executor=executor_def(),
-)
-defs = dg.Definitions.merge(platform_defs, models)
+def build_defs() -> dg.Definitions:
+    models = spec_definitions()  # every model spec's assets, jobs and drift sensor (ai_platform/defs/*/defs.yaml)
+    assets = [*raw.assets, *features.assets]
+    freshness_policies = {
+        s.key: s.freshness_policy for a in [*assets, *models.assets] for s in a.specs if s.freshness_policy
+    }
+    platform = dg.Definitions(
+        assets=assets,
+        asset_checks=build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
+        jobs=jobs,
+        sensors=[
+            build_landing_sensor(landing_job, feature_keys, serving_ready),
+            build_retraining_sensor(dg.AssetSelection.groups(ML_GROUP, MONITORING_GROUP)),
+            alert_on_run_failure,
+            alert_on_failed_check,
+            build_freshness_alert_sensor(freshness_policies),
+        ],
+        resources={**raw.resources, **features.resources},
+        executor=executor_def(),
+    )
+    return dg.Definitions.merge(platform, models)
+
+
+defs = build_defs()
