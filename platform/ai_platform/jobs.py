@@ -44,7 +44,7 @@ landing_job = dg.define_asset_job(
 )
 
 
-def model_jobs(spec: ModelSpec) -> list[dg.JobDefinition]:
+def model_jobs(spec: ModelSpec) -> list:
     """The jobs of one spec (part of its component's definitions)."""
     return [
         dg.define_asset_job(
