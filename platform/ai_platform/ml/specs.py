@@ -4,6 +4,7 @@ The one loader of specs: the code location builds their definitions from here, a
 `make run` iterate the same list.
 """
 
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -38,4 +39,7 @@ def spec_definitions() -> dg.Definitions:
     every installed component library for `dg` tooling, which imports them all (dagster_aws, ...) and adds
     seconds to every process that loads the code location.
     """
-    return _tree().build_defs(_tree().defs_module_path)
+    with warnings.catch_warnings():  # as dg.load_defs does: no beta/preview notices on every load
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return _tree().build_defs(_tree().defs_module_path)
