@@ -29,12 +29,14 @@ def materialize_reference(instance: dg.DagsterInstance) -> None:
 
 
 @contextmanager
-def make_run_until(root: Path, until: date) -> Iterator[tuple[dict, dg.DagsterInstance]]:
-    """`make run` up to day `until` in its own data directory and instance under `root` (kept while in use);
-    alerts go to root/alerts.jsonl."""
+def make_run_until(
+    root: Path, until: date, models: list[str] | None = None
+) -> Iterator[tuple[dict, dg.DagsterInstance]]:
+    """`make run` up to day `until` in its own data directory and instance under `root` (kept while in use),
+    for the named model specs (default: all of them, as `make run`); alerts go to root/alerts.jsonl."""
     from ai_platform import settings
     from ai_platform.definitions import defs
-    from ai_platform.ml.specs import FLIGHT_DELAY
+    from ai_platform.ml.specs import spec, specs
     from ai_platform.pipeline import run
     from ai_platform.progress import Reporter
     from conftest import instance_overrides
@@ -47,4 +49,5 @@ def make_run_until(root: Path, until: date) -> Iterator[tuple[dict, dg.DagsterIn
         mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
         mp.setenv(settings.LGBM_THREADS_ENV, "2")
         mp.setenv("AI_PLATFORM_ALERTS_FILE", str(root / "alerts.jsonl"))
-        yield run(defs, [FLIGHT_DELAY], until=until, instance=instance, out=Reporter.quiet()), instance
+        chosen = [spec(m) for m in models] if models else specs()
+        yield run(defs, chosen, until=until, instance=instance, out=Reporter.quiet()), instance

@@ -21,12 +21,12 @@ def main(root: Path, first: date, years: int) -> dict:
         warnings.filterwarnings("ignore", category=category)
     from ai_platform import cli, landing, partitions, settings
     from ai_platform.definitions import defs
-    from ai_platform.ml.specs import FLIGHT_DELAY
+    from ai_platform.ml.specs import spec
     from ai_platform.replay import default_years
 
     out: dict = {
         "daily": [partitions.DAILY.get_first_partition_key(), partitions.DAILY.get_last_partition_key()],
-        "weekly_first": partitions.weekly(FLIGHT_DELAY.window_weeks).get_first_partition_key(),
+        "weekly_first": partitions.weekly(spec("flight_delay").window_weeks).get_first_partition_key(),
         "default_years": default_years(),
     }
     try:

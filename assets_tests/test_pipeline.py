@@ -11,14 +11,15 @@ import pytest
 from ai_platform import lake, settings
 from ai_platform.definitions import defs
 from ai_platform.ml import training
-from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
+from ai_platform.ml.specs import spec, specs
 from ai_platform.partitions import days
-from ai_platform.pipeline import run
+from ai_platform.pipeline import format_summary, run
 from ai_platform.progress import Reporter
 from runs import make_run_until
 
 UNTIL = date(2013, 3, 11)  # 10 weeks: the first two weekly models (8-week window) and their weeks
 WEEKS = ["2013-02-26", "2013-03-05"]
+SPEC = spec("flight_delay")
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +30,34 @@ def ten_weeks(tmp_path_factory):
 
 def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(ten_weeks):
     summary, _ = ten_weeks
-    assert summary["weekly_models"] == 2
+    assert summary["models"]["flight_delay"]["weekly_models"] == 2
     assert [w["week"] for w in summary["weeks"]["flight_delay"]] == WEEKS
     for week in summary["weeks"]["flight_delay"]:
         assert week["n"] > 5000
         assert week["roc_auc"] > 0.62
         assert week["roc_auc"] > week["baseline_roc_auc"]
     saved = json.loads((settings.data_dir() / "run_summary.json").read_text())
-    assert saved["weekly_models"] == 2 and saved["min_auc"] == min(
-        w["roc_auc"] for w in summary["weeks"]["flight_delay"]
-    )
+    assert saved["models"]["flight_delay"]["min_auc"] == min(w["roc_auc"] for w in summary["weeks"]["flight_delay"])
+
+
+def test_the_second_spec_is_trained_evaluated_and_served_too(ten_weeks):
+    summary, instance = ten_weeks
+    assert [w["week"] for w in summary["weeks"]["late_departure"]] == WEEKS
+    for week in summary["weeks"]["late_departure"]:
+        assert week["n"] > 5000
+        assert week["roc_auc"] > 0.62
+        assert week["roc_auc"] > week["baseline_roc_auc"]
+    daily = {d.isoformat() for d in days(date(2013, 1, 1), UNTIL + timedelta(days=1))}
+    assert instance.get_materialized_partitions(dg.AssetKey("late_departure_features")) == daily
+    for name in ("model", "evaluation", "champion"):
+        assert instance.get_materialized_partitions(dg.AssetKey(["ml", "late_departure", name])) == set(WEEKS)
+    late = spec("late_departure")
+    card = training.load_card(late, WEEKS[0])
+    assert card["training_window"] == ["2013-01-01", "2013-02-25"] and card["label"] == "label_dep_delayed_30"
+    assert card["features"] == list(late.features)
+    assert summary["champions"]["late_departure"]["predicted_days"] is not None
+    printed = format_summary(summary)
+    assert "late_departure: 2 weekly models: mean AUC" in printed and "flight_delay: 2 weekly models" in printed
 
 
 def test_the_summary_separates_the_work_from_orchestration(ten_weeks):
@@ -61,6 +80,8 @@ def test_the_whole_graph_is_materialized_in_the_instance(ten_weeks):
     metadata = evaluation.asset_materialization.metadata
     assert 0.5 < metadata["roc_auc"].value < 1 and "roc_auc" in metadata["metrics"].value
     assert metadata["roc"].value.startswith("![roc](data:image/png;base64,")
+    quality = instance.get_latest_materialization_event(dg.AssetKey(["monitoring", "flight_delay", "realized_quality"]))
+    assert quality.asset_materialization.metadata["per_day"].value.startswith("| day | model | flights |")
 
 
 def test_model_card_and_report_describe_the_model(ten_weeks):
@@ -82,7 +103,7 @@ def test_running_again_does_no_work_twice(ten_weeks):
     runs_before = instance.get_runs_count()
     lake_files = {p: p.stat().st_mtime_ns for p in lake.raw_day_path("flights", UNTIL).parents[2].rglob("*.parquet")}
 
-    run(defs, [SPEC], until=UNTIL, instance=instance, out=Reporter.quiet())
+    run(defs, specs(), until=UNTIL, instance=instance, out=Reporter.quiet())
 
     assert instance.get_runs_count() == runs_before
     assert {p: p.stat().st_mtime_ns for p in lake_files} == lake_files

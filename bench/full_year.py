@@ -30,13 +30,13 @@ def main() -> None:
 
     t0 = time.perf_counter()
     from ai_platform.definitions import defs
-    from ai_platform.ml.specs import SPECS
+    from ai_platform.ml.specs import specs
     from ai_platform.pipeline import run
     from ai_platform.progress import Reporter
 
     import_s = time.perf_counter() - t0
     with Reporter() as out:
-        summary = run(defs, SPECS, out=out)
+        summary = run(defs, specs(), out=out)
     wall = time.perf_counter() - t0
     layers = {"import definitions": import_s, **summary["layer_s"]}
     work = summary["work_s"]
@@ -46,8 +46,7 @@ def main() -> None:
         "work_s": work,
         "outside_work_s": wall - sum(work.values()),
         "outside_work_share": (wall - sum(work.values())) / wall,
-        "weekly_models": summary["weekly_models"],
-        "mean_auc": summary["mean_auc"],
+        "models": summary["models"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cpus": os.cpu_count(),
     }
@@ -56,7 +55,8 @@ def main() -> None:
         print(f"{name:<22}{seconds:>9.1f}{work.get(name, 0.0):>9.1f}{seconds / wall:>8.0%}")
     print(f"{'total (wall)':<22}{wall:>9.1f}{sum(work.values()):>9.1f}")
     print(f"outside the work: {figures['outside_work_s']:.1f} s, {figures['outside_work_share']:.0%} of wall time")
-    print(f"{summary['weekly_models']} weekly models, mean AUC {summary['mean_auc']:.3f}")
+    for name, q in summary["models"].items():
+        print(f"{name}: {q['weekly_models']} weekly models, mean AUC {q['mean_auc']:.3f}")
     print(f"peak RSS {figures['peak_rss_mb']:.0f} MB")
     out = REPO / "data" / "bench"
     out.mkdir(parents=True, exist_ok=True)

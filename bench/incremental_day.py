@@ -170,10 +170,10 @@ def _ensure_decision(defs, instance, day: date) -> dict | None:
     import dagster as dg
 
     from ai_platform.ml import registry
-    from ai_platform.ml.specs import SPECS
+    from ai_platform.ml.specs import spec as model_spec
     from ai_platform.partitions import weekly
 
-    spec = SPECS[0]
+    spec = model_spec("flight_delay")
     weeks = weekly(spec.window_weeks).get_partition_keys()
     week = registry.decision_week_for(day, weeks)
     if week is None:

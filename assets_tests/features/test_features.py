@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from ai_platform import lake, landing
-from ai_platform.features.assets import partition_window
+from ai_platform.features.assets import lake_exports, manifest, partition_window
 from ai_platform.replay import replay
 from runs import materialize_days, materialize_reference
 
@@ -35,6 +35,14 @@ def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(zone, d
         raw = pl.read_parquet(lake.raw_day_path("flights", day))
         assert features.height == raw.height > 0
         assert features["flight_date"].unique().to_list() == [day]
+    # Model specs are checked against the columns declared in the dbt YAML: they are exactly the exported ones.
+    declared = {n["name"]: list(n["columns"]) for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
+    exports = {e.model for e in lake_exports(manifest())}
+    assert exports == {"flight_features", "late_departure_features"}
+    for model in exports:
+        assert pl.read_parquet(lake.features_day_path(model, date(2013, 1, 3))).columns == declared[model], model
+    late = pl.read_parquet(lake.features_day_path("late_departure_features", date(2013, 1, 3)))
+    assert late.height == pl.read_parquet(lake.features_day_path("flight_features", date(2013, 1, 3))).height
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert "assert_history_strictly_before_flight_day" in checks
     assert "unique_flight_features_flight_id" in checks

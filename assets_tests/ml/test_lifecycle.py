@@ -3,7 +3,6 @@ drift monitoring that alerts and requests a retrain."""
 
 import json
 import logging
-from dataclasses import replace
 from datetime import date, timedelta
 
 import dagster as dg
@@ -18,10 +17,12 @@ from ai_platform.landing import LocalZone, day_name
 from ai_platform.ml import registry, training
 from ai_platform.ml.champion import scored_on_week
 from ai_platform.ml.predictions import predictions_path
-from ai_platform.ml.specs import FLIGHT_DELAY as SPEC
+from ai_platform.ml.specs import spec
 from ai_platform.partitions import days
 from runs import make_run_until
 from sensor_runs import execute, tick
+
+SPEC = spec("flight_delay")
 
 UNTIL = date(2013, 3, 18)  # 11 weeks: three weekly models and their decisions
 WEEKS = ["2013-02-26", "2013-03-05", "2013-03-12"]
@@ -31,7 +32,7 @@ CHAMPION = dg.AssetKey(["ml", "flight_delay", "champion"])
 @pytest.fixture(scope="module")
 def eleven_weeks(tmp_path_factory):
     root = tmp_path_factory.mktemp("lifecycle")
-    with make_run_until(root, UNTIL) as (_, instance):
+    with make_run_until(root, UNTIL, models=["flight_delay"]) as (_, instance):
         yield instance, root
 
 
@@ -74,7 +75,8 @@ def test_each_day_is_predicted_by_the_champion_in_effect_that_day_never_by_a_mod
 
 def _poor_model(version: str) -> None:
     """A deliberately poor model of the same spec: one week of January, three boosting rounds."""
-    poor = replace(SPEC, max_rounds=3, early_stopping_rounds=1, params={**SPEC.params, "num_leaves": 2})
+    few_rounds = {"max_rounds": 3, "early_stopping_rounds": 1, "params": {**SPEC.params, "num_leaves": 2}}
+    poor = SPEC.model_copy(update=few_rounds)
     df, _ = training.load_days(SPEC, days(date(2013, 1, 1), date(2013, 1, 8)))
     train = training.labelled(SPEC, df)
     vocab = training.vocabulary(SPEC, train)

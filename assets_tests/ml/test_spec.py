@@ -1,25 +1,130 @@
-import dataclasses
+"""Model specs: YAML components under ai_platform/defs/, validated against the dbt models they train on."""
+
+import importlib
+import re
+import sys
+import textwrap
 from datetime import date
 
+import dagster as dg
 import pytest
 
-from ai_platform.ml.specs import FLIGHT_DELAY
+from ai_platform.definitions import defs
+from ai_platform.ml.spec import DEFAULT_PARAMS, ModelSpec
+from ai_platform.ml.specs import spec, specs
+
+OUTCOMES = {"dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "is_cancelled"}
 
 
-def test_a_spec_rejects_a_label_among_its_features():
-    with pytest.raises(ValueError, match="label"):
-        dataclasses.replace(FLIGHT_DELAY, features=(*FLIGHT_DELAY.features, FLIGHT_DELAY.label))
+def test_the_shipped_specs_load_from_yaml():
+    assert [s.name for s in specs()] == ["flight_delay", "late_departure"]
+    flight_delay = spec("flight_delay")
+    assert (flight_delay.features_model, flight_delay.label) == ("flight_features", "label_arr_delayed")
+    assert len(flight_delay.features) == 109 and flight_delay.window == "expanding"
+    assert flight_delay.params == {**DEFAULT_PARAMS, "num_leaves": 15, "min_data_in_leaf": 400}
+    late = spec("late_departure")
+    assert (late.features_model, late.label, late.window) == (
+        "late_departure_features",
+        "label_dep_delayed_30",
+        "trailing",
+    )
+    assert late.params == DEFAULT_PARAMS
 
 
-def test_a_spec_rejects_categoricals_that_are_not_features():
-    with pytest.raises(ValueError, match="categorical"):
-        dataclasses.replace(FLIGHT_DELAY, categorical=("tailnum",))
+@pytest.mark.parametrize("name", ["flight_delay", "late_departure"])
+def test_no_outcome_is_a_feature(name):
+    features = set(spec(name).features)
+    assert not OUTCOMES & features
+    assert not [f for f in features if f.startswith("label_")]
 
 
-def test_no_outcome_is_a_feature():
-    outcomes = {"dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "is_cancelled"}
-    assert not outcomes & set(FLIGHT_DELAY.features)
-    assert not [f for f in FLIGHT_DELAY.features if f.startswith("label_")]
+def _load(tmp_path, monkeypatch, attributes: str) -> dg.Definitions:
+    """Load a defs package holding one spec, as the code location loads ai_platform.defs."""
+    package = tmp_path / "specs_under_test"
+    (package / "model").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "model" / "defs.yaml").write_text(
+        "type: ai_platform.ml.spec.ModelSpec\nattributes:\n" + textwrap.indent(attributes, "  ")
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "specs_under_test", raising=False)
+    specs_under_test = importlib.import_module("specs_under_test")
+    tree = dg.ComponentTree.from_module(defs_module=specs_under_test, project_root=tmp_path)
+    return tree.build_defs(tree.defs_module_path)
+
+
+GOOD = """\
+name: mine
+features_model: late_departure_features
+label: label_dep_delayed_30
+features: [carrier, origin, temp]
+"""
+
+
+def test_a_minimal_yaml_spec_builds_the_whole_model(tmp_path, monkeypatch):
+    built = _load(tmp_path, monkeypatch, GOOD + "categorical: [carrier]\nowners: ['team:ml']\n")
+    keys = {a.key for a in built.assets}
+    assert keys == {
+        dg.AssetKey(["ml", "mine", name])
+        for name in ("model", "evaluation", "champion", "predictions", "history_report")
+    } | {dg.AssetKey(["monitoring", "mine", name]) for name in ("feature_drift", "realized_quality")}
+    assert {s.name for s in built.sensors} == {"retrain_on_drift_mine"}
+    assert {j.name for j in built.jobs} == {
+        f"{j}_mine" for j in ("train_and_evaluate", "predict_and_monitor", "model_history")
+    }
+
+
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        (GOOD.replace("temp]", "tmep]"), "not a column of dbt model late_departure_features.*did you mean 'temp'"),
+        (GOOD.replace("label_dep_delayed_30", "label_late"), "label 'label_late'"),
+        (GOOD.replace("late_departure_features", "late_features"), "'late_features' is not a dbt model"),
+        (GOOD.replace("late_departure_features", "stg_flights"), "stg_flights is not exported to the lake"),
+        (GOOD + "categorical: [dest]\n", r"categorical features not in features: \['dest'\]"),
+        (GOOD.replace("temp]", "label_dep_delayed_30]"), "cannot be a feature"),
+        (GOOD + "windw: trailing\n", r"attributes.windw at .*defs.yaml:\d+"),
+        (GOOD + "window: rolling\n", "trailing.*expanding"),
+        (GOOD + "params: {objective: regression}\n", "params.objective must be 'binary'"),
+    ],
+)
+def test_a_bad_yaml_spec_says_what_to_fix(tmp_path, monkeypatch, attributes, message):
+    with pytest.raises(Exception) as raised:
+        _load(tmp_path, monkeypatch, attributes)
+    chain, e = [], raised.value
+    while e is not None:
+        chain.append(str(e))
+        e = e.__cause__
+    text = "\n".join(chain)
+    # The file: by path, or (for errors of the spec as a whole) marked in Dagster's tree of the defs folder.
+    assert re.search(r"model/defs\.yaml|model\n\s*└── defs\.yaml \(ModelSpec\) \(error\)", text), text
+    assert re.search(message, text), text
+
+
+def test_the_second_model_reads_its_dbt_model_which_reads_flight_features():
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey(["ml", "late_departure", "model"])).parent_keys == {
+        dg.AssetKey("late_departure_features")
+    }
+    assert dg.AssetKey("flight_features") in graph.get(dg.AssetKey("late_departure_features")).parent_keys
+    assert (
+        dg.AssetKey(["ml", "late_departure", "model"])
+        in graph.get(dg.AssetKey(["ml", "late_departure", "evaluation"])).parent_keys
+    )
+
+
+def test_every_model_asset_has_owners_kinds_and_a_description():
+    graph = defs.resolve_asset_graph()
+    for s in specs():
+        keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("ml", "monitoring") and k.path[1] == s.name]
+        assert len(keys) == 7
+        for key in keys:
+            node = graph.get(key)
+            assert node.owners == list(s.owners) == ["team:ml"], key
+            assert node.kinds and node.description, key
+    for check in defs.resolve_asset_graph().asset_check_keys:
+        if check.asset_key.path[0] in ("ml", "monitoring"):
+            assert graph.get_check_spec(check).description, check
 
 
 @pytest.mark.parametrize(
@@ -27,5 +132,11 @@ def test_no_outcome_is_a_feature():
     [("trailing", date(2013, 1, 8)), ("expanding", date(2013, 1, 1))],
 )
 def test_training_windows_end_the_day_before_the_models_week(window, expected):
-    spec = dataclasses.replace(FLIGHT_DELAY, window=window, window_weeks=8)
-    assert spec.training_start(date(2013, 3, 5), date(2013, 1, 1)) == expected
+    model = spec("flight_delay").model_copy(update={"window": window, "window_weeks": 8})
+    assert model.training_start(date(2013, 3, 5), date(2013, 1, 1)) == expected
+
+
+def test_a_spec_is_checked_when_built_in_python_too():
+    attributes = spec("late_departure").model_dump()
+    with pytest.raises(ValueError, match="cannot be a feature"):
+        ModelSpec(**{**attributes, "features": (*attributes["features"], attributes["label"])})

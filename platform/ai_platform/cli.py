@@ -112,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         for category in (dg.BetaWarning, dg.PreviewWarning):
             warnings.filterwarnings("ignore", category=category)
         from ai_platform.definitions import defs
-        from ai_platform.ml.specs import SPECS
+        from ai_platform.ml.specs import specs
         from ai_platform.pipeline import format_summary, run
         from ai_platform.progress import Reporter
 
         with Reporter() as out:
-            summary = run(defs, SPECS, out=out)
+            summary = run(defs, specs(), out=out)
         print(format_summary(summary))
     return 0
 

@@ -10,25 +10,20 @@ from ai_platform.automation.alert_sensors import (
     alert_on_run_failure,
     build_freshness_alert_sensor,
 )
-from ai_platform.automation.drift_retrain import build_drift_retrain_sensor
 from ai_platform.automation.freshness import build_latest_day_checks
 from ai_platform.automation.landing_sensor import build_landing_sensor
 from ai_platform.automation.retraining import build_retraining_sensor
 from ai_platform.features import assets as features
 from ai_platform.jobs import jobs, landing_job, serving_keys
 from ai_platform.ml.assets import GROUP as ML_GROUP
-from ai_platform.ml.assets import build_model_assets
 from ai_platform.ml.predictions import ready_to_serve
-from ai_platform.ml.specs import SPECS
+from ai_platform.ml.specs import spec_definitions, specs
 from ai_platform.monitoring.assets import GROUP as MONITORING_GROUP
 from ai_platform.partitions import days, weekly
 from ai_platform.raw import assets as raw
 
 feature_keys = sorted(features.flights_dbt.keys)
 exported_keys = [dg.AssetKey(e.model) for e in features.lake_exports(features.manifest())]
-
-assets = [*raw.assets, *features.assets, *(a for spec in SPECS for a in build_model_assets(spec))]
-freshness_policies = {s.key: s.freshness_policy for a in assets for s in a.specs if s.freshness_policy}
 
 
 def executor_def() -> dg.ExecutorDefinition:
@@ -63,24 +58,33 @@ def serving_ready(first, last) -> list[dg.AssetKey]:
     span = days(first, last + timedelta(days=1))
     return [
         key
-        for spec in SPECS
+        for spec in specs()
         if all(ready_to_serve(spec, weekly(spec.window_weeks), d) for d in span)
         for key in serving_keys(spec)
     ]
 
 
-defs = dg.Definitions(
-    assets=assets,
-    asset_checks=build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
-    jobs=jobs,
-    sensors=[
-        build_landing_sensor(landing_job, feature_keys, serving_ready),
-        build_retraining_sensor(dg.AssetSelection.groups(ML_GROUP, MONITORING_GROUP)),
-        *(build_drift_retrain_sensor(s, weekly(s.window_weeks), f"train_and_evaluate_{s.name}") for s in SPECS),
-        alert_on_run_failure,
-        alert_on_failed_check,
-        build_freshness_alert_sensor(freshness_policies),
-    ],
-    resources={**raw.resources, **features.resources},
-    executor=executor_def(),
-)
+def build_defs() -> dg.Definitions:
+    models = spec_definitions()  # every model spec's assets, jobs and drift sensor (ai_platform/defs/*/defs.yaml)
+    assets = [*raw.assets, *features.assets]
+    freshness_policies = {
+        s.key: s.freshness_policy for a in [*assets, *models.assets] for s in a.specs if s.freshness_policy
+    }
+    platform = dg.Definitions(
+        assets=assets,
+        asset_checks=build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
+        jobs=jobs,
+        sensors=[
+            build_landing_sensor(landing_job, feature_keys, serving_ready),
+            build_retraining_sensor(dg.AssetSelection.groups(ML_GROUP, MONITORING_GROUP)),
+            alert_on_run_failure,
+            alert_on_failed_check,
+            build_freshness_alert_sensor(freshness_policies),
+        ],
+        resources={**raw.resources, **features.resources},
+        executor=executor_def(),
+    )
+    return dg.Definitions.merge(platform, models)
+
+
+defs = build_defs()

@@ -267,13 +267,8 @@ def run(
                 _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, timing)
         summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end)]
 
-    main = specs[0].name
-    aucs = [m["roc_auc"] for m in summaries[main]]
     summary = {
-        "weekly_models": len(aucs),
-        "mean_auc": sum(aucs) / len(aucs),
-        "min_auc": min(aucs),
-        "mean_baseline_auc": sum(m["baseline_roc_auc"] for m in summaries[main]) / len(aucs),
+        "models": {name: _quality_summary(ms) for name, ms in summaries.items()},
         "champions": {spec.name: _champion_summary(spec) for spec in specs},
         "wall_s": time.perf_counter() - started,
         "layer_s": dict(timing.step_s),
@@ -289,6 +284,16 @@ def run(
     }
     write_atomic(settings.data_dir() / "run_summary.json", json.dumps(summary, indent=2).encode())
     return summary
+
+
+def _quality_summary(weeks: list[dict]) -> dict:
+    aucs = [m["roc_auc"] for m in weeks]
+    return {
+        "weekly_models": len(aucs),
+        "mean_auc": sum(aucs) / len(aucs) if aucs else None,
+        "min_auc": min(aucs, default=None),
+        "mean_baseline_auc": sum(m["baseline_roc_auc"] for m in weeks) / len(aucs) if aucs else None,
+    }
 
 
 def _champion_summary(spec: ModelSpec) -> dict:
@@ -316,10 +321,14 @@ def format_summary(summary: dict) -> str:
                 f"{w['week']:<12}{w['n']:>8}{w['roc_auc']:>8.3f}{w['baseline_roc_auc']:>10.3f}"
                 f"{w['pr_auc']:>8.3f}{w['log_loss']:>9.3f}{w['ece']:>7.3f}"
             )
-    lines.append(
-        f"\n{summary['weekly_models']} weekly models: mean AUC {summary['mean_auc']:.3f} "
-        f"(baseline {summary['mean_baseline_auc']:.3f}), worst week {summary['min_auc']:.3f}"
-    )
+    lines.append("")
+    for name, q in summary["models"].items():
+        lines.append(
+            f"{name}: {q['weekly_models']} weekly models: mean AUC {q['mean_auc']:.3f} "
+            f"(baseline {q['mean_baseline_auc']:.3f}), worst week {q['min_auc']:.3f}"
+            if q["weekly_models"]
+            else f"{name}: no weekly model yet"
+        )
     lines.append(
         "time per layer: "
         + ", ".join(f"{k} {v:.1f}s" for k, v in summary["layer_s"].items())

@@ -1,14 +1,17 @@
-"""What defines a model: its features table, label, features, window and LightGBM parameters.
+"""What defines a model: its features table, label, features, window, LightGBM parameters and thresholds.
 
-One spec -> one set of ML assets (see `ml.assets.build_model_assets`), so a new model needs a spec,
-not new Python.
+A spec is a Dagster component: one YAML file per model, `ai_platform/defs/<name>/defs.yaml`
+(`type: ai_platform.ml.spec.ModelSpec`, the fields below under `attributes:`), and the platform builds its
+assets (`ml.assets.build_model_assets`), jobs and drift sensor from it, so a new model needs no Python.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Literal
+from difflib import get_close_matches
+from typing import Any, Literal
+
+import dagster as dg
+import pydantic
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -24,25 +27,30 @@ DEFAULT_PARAMS = {
 }
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str  # asset keys are ml/<name>/...
+class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
+    """A LightGBM binary classifier trained weekly on a dbt features model, with its evaluation, champion,
+    daily predictions and monitoring."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    name: str  # asset keys are ml/<name>/... and monitoring/<name>/...
     features_model: str  # the dbt model (exported to the lake per day) that holds features and label
     label: str  # a 0/1 column of features_model; rows where it is null are not labelled
     features: tuple[str, ...]
     categorical: tuple[str, ...] = ()
     baseline: str | None = None  # a feature used as a score to beat (e.g. a historical delay rate)
     description: str = ""
+    owners: tuple[str, ...] = ()  # of every asset of the spec, e.g. team:ml or someone@example.com
     # Training window: the `window_weeks` weeks before the model's week ("trailing"), or every day
     # since the data's start ("expanding"; then window_weeks is the history the first model needs).
     window: Literal["trailing", "expanding"] = "trailing"
-    window_weeks: int = 8
-    early_stopping_days: int = 7  # the window's last days, held out to pick the number of rounds
-    eval_days: int = 7  # the model's own week, never seen in training
-    max_rounds: int = 1000
-    early_stopping_rounds: int = 50
+    window_weeks: int = pydantic.Field(8, ge=1)
+    early_stopping_days: int = pydantic.Field(7, ge=1)  # the window's last days, held out to pick the rounds
+    eval_days: int = pydantic.Field(7, ge=1, le=7)  # the model's own week, never seen in training
+    max_rounds: int = pydantic.Field(1000, ge=1)
+    early_stopping_rounds: int = pydantic.Field(50, ge=1)
     seed: int = 42
-    params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    params: dict[str, Any] = pydantic.Field(default_factory=dict, validate_default=True)  # over DEFAULT_PARAMS
     auc_floor: float = 0.60  # evaluation check: warn below this out-of-time AUC
     # Promotion gate: a challenger replaces the champion only if, on the challenger's own (unseen) week,
     # its AUC is higher by at least this margin and its log loss not worse by more than this tolerance,
@@ -57,19 +65,77 @@ class ModelSpec:
     drift_tolerance: float = 3.0
     drift_top_features: int = 20
 
-    def __post_init__(self) -> None:
-        missing = set(self.categorical) - set(self.features)
-        if missing:
-            raise ValueError(f"spec {self.name}: categorical features not in features: {sorted(missing)}")
+    @pydantic.field_validator("params")
+    @classmethod
+    def _over_defaults(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return {**DEFAULT_PARAMS, **params}
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "ModelSpec":
+        problems = []
+        if missing := sorted(set(self.categorical) - set(self.features)):
+            problems.append(f"categorical features not in features: {missing}")
         if self.label in self.features:
-            raise ValueError(f"spec {self.name}: the label {self.label!r} cannot be a feature")
-        if self.window not in ("trailing", "expanding"):
-            raise ValueError(f"spec {self.name}: window must be 'trailing' or 'expanding', not {self.window!r}")
+            problems.append(f"the label {self.label!r} cannot be a feature")
+        if repeated := sorted({f for f in self.features if self.features.count(f) > 1}):
+            problems.append(f"features listed twice: {repeated}")
         if self.early_stopping_days >= self.window_weeks * 7:
-            raise ValueError(f"spec {self.name}: early_stopping_days must be shorter than the window")
+            problems.append(f"early_stopping_days ({self.early_stopping_days}) must be shorter than the window")
+        if self.params["objective"] != "binary":
+            problems.append(f"params.objective must be 'binary' (the evaluation's), not {self.params['objective']!r}")
+        if problems:
+            raise ValueError(f"spec {self.name}: " + "; ".join(problems))
+        return self
 
     def training_start(self, week_start: date, data_start: date) -> date:
         """First day the model of the week starting `week_start` trains on (its window ends the day before)."""
         if self.window == "expanding":
             return data_start
         return week_start - timedelta(weeks=self.window_weeks)
+
+    def check_columns(self, manifest: Mapping[str, Any]) -> None:
+        """Raise if the features model is not a lake-exported dbt model declaring every column the spec uses."""
+        nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+        node = nodes.get(self.features_model)
+        if node is None:
+            raise ValueError(
+                f"spec {self.name}: features_model {self.features_model!r} is not a dbt model "
+                f"(models: {sorted(nodes)}); add it under dbt_project/models/"
+            )
+        if node["config"].get("meta", {}).get("lake_export") != "daily":
+            raise ValueError(
+                f"spec {self.name}: dbt model {self.features_model} is not exported to the lake: give it "
+                "meta={'lake_export': 'daily', 'partition_column': ..., 'lookback_days': ...} in its config()"
+            )
+        columns = set(node["columns"])
+        used = [("label", self.label), *(("feature", f) for f in self.features)]
+        used += [("baseline", self.baseline)] if self.baseline else []
+        unknown = [
+            f"{role} {column!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            for role, column in used
+            if column not in columns
+            for close in [get_close_matches(column, columns, n=1)]
+        ]
+        if unknown:
+            raise ValueError(
+                f"spec {self.name}: not a column of dbt model {self.features_model} "
+                f"(its columns in the dbt YAML): {', '.join(unknown)}"
+            )
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        from ai_platform.automation.drift_retrain import build_drift_retrain_sensor
+        from ai_platform.features.assets import manifest
+        from ai_platform.jobs import model_jobs
+        from ai_platform.ml.assets import build_model_assets
+        from ai_platform.partitions import weekly
+
+        try:
+            self.check_columns(manifest())
+        except ValueError as e:
+            raise ValueError(f"{context.path / 'defs.yaml'}: {e}") from None
+        defs = dg.Definitions(
+            assets=build_model_assets(self),
+            jobs=model_jobs(self),
+            sensors=[build_drift_retrain_sensor(self, weekly(self.window_weeks), f"train_and_evaluate_{self.name}")],
+        )
+        return defs.map_asset_specs(func=lambda spec: spec.replace_attributes(owners=list(self.owners)))

@@ -76,6 +76,17 @@ def measure_quality(spec: ModelSpec, day: date) -> dict:
     return record
 
 
+def quality_table(records: list[dict]) -> str:
+    """Markdown: one row per scored day."""
+    rows = [
+        f"| {r['day']} | {r['model_version']} | {r['n']} | {r['positive_rate']:.3f} | {r['roc_auc']:.3f} "
+        f"| {r['log_loss']:.3f} | {r['ece']:.3f} |"
+        for r in records
+    ]
+    header = "| day | model | flights | positive rate | ROC-AUC | log loss | ECE |\n|---|---|---|---|---|---|---|\n"
+    return header + "\n".join(rows)
+
+
 def build_monitoring_assets(
     spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, champion_key: dg.AssetKey, predictions_key: dg.AssetKey
 ) -> list[dg.AssetsDefinition]:
@@ -158,6 +169,7 @@ def build_monitoring_assets(
                 "mean_roc_auc": sum(r["roc_auc"] for r in scored) / len(scored),
                 "mean_log_loss": sum(r["log_loss"] for r in scored) / len(scored),
                 "mean_ece": sum(r["ece"] for r in scored) / len(scored),
+                "per_day": dg.MetadataValue.md(quality_table(scored)),
             }
         return dg.MaterializeResult(
             metadata=metadata,
