@@ -12,9 +12,9 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Temp files go to a hidden subfolder, kept (empty) between writes: clearing a dead writer's temps then lists only
-# the writes in flight there, not every file of the folder (a landing folder gains a file per day of history).
-# Removing it after each write would cost more than the listing it saves (~0.5 ms a mkdir/rmdir pair here).
+# Temp files go to a hidden subfolder: clearing a dead writer's temps then lists only the writes in flight there,
+# not every file of the folder (a landing folder gains a file per day of history). The subfolder is removed once
+# empty, so the folders users and readers see hold only their files.
 TEMP_FOLDER = ".tmp"
 
 
@@ -44,9 +44,15 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     Writing a file again also clears the temp files that a killed earlier writer of it left behind.
     """
-    (path.parent / TEMP_FOLDER).mkdir(parents=True, exist_ok=True)
+    folder = path.parent / TEMP_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
     _remove_dead_writers_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent / TEMP_FOLDER, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    while True:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+            break
+        except FileNotFoundError:  # another writer removed the empty subfolder after its own write
+            folder.mkdir(parents=True, exist_ok=True)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -54,6 +60,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # another write is in flight there, or a killed writer's temp waits for its file's next write
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
