@@ -86,6 +86,7 @@ def test_a_minimal_yaml_spec_builds_the_whole_model(tmp_path, monkeypatch):
         (GOOD + "windw: trailing\n", r"attributes.windw at .*defs.yaml:\d+"),
         (GOOD + "window: rolling\n", "trailing.*expanding"),
         (GOOD + "params: {objective: regression}\n", "params.objective must be 'binary'"),
+        (GOOD + "max_window_weeks: 12\n", "max_window_weeks caps an expanding window"),
     ],
 )
 def test_a_bad_yaml_spec_says_what_to_fix(tmp_path, monkeypatch, attributes, message):
@@ -134,6 +135,13 @@ def test_every_model_asset_has_owners_kinds_and_a_description():
 def test_training_windows_end_the_day_before_the_models_week(window, expected):
     model = spec("flight_delay").model_copy(update={"window": window, "window_weeks": 8})
     assert model.training_start(date(2013, 3, 5), date(2013, 1, 1)) == expected
+
+
+def test_an_expanding_window_stops_growing_at_max_window_weeks():
+    model = spec("flight_delay")
+    assert (model.window, model.max_window_weeks) == ("expanding", 52)
+    assert model.training_start(date(2013, 12, 24), date(2013, 1, 1)) == date(2013, 1, 1)  # 2013: every day
+    assert model.training_start(date(2022, 12, 13), date(2013, 1, 1)) == date(2021, 12, 14)  # 10 years on: 52 weeks
 
 
 def test_a_spec_is_checked_when_built_in_python_too():

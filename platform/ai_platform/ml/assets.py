@@ -30,9 +30,11 @@ def _png_markdown(path) -> dg.MetadataValue:
 def _training_days(spec: ModelSpec) -> dg.TimeWindowPartitionMapping:
     """Weekly partition -> the daily partitions it trains on (offsets count weeks of the model)."""
     if spec.window == "expanding":
-        weeks_of_data = (END_DATE - START_DATE).days // 7 + 1
+        weeks = (END_DATE - START_DATE).days // 7 + 1
+        if spec.max_window_weeks is not None:
+            weeks = min(weeks, spec.max_window_weeks)
         return dg.TimeWindowPartitionMapping(
-            start_offset=-weeks_of_data, end_offset=-1, allow_nonexistent_upstream_partitions=True
+            start_offset=-weeks, end_offset=-1, allow_nonexistent_upstream_partitions=True
         )
     return dg.TimeWindowPartitionMapping(start_offset=-spec.window_weeks, end_offset=-1)
 

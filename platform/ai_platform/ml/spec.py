@@ -42,9 +42,11 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
     description: str = ""
     owners: tuple[str, ...] = ()  # of every asset of the spec, e.g. team:ml or someone@example.com
     # Training window: the `window_weeks` weeks before the model's week ("trailing"), or every day
-    # since the data's start ("expanding"; then window_weeks is the history the first model needs).
+    # since the data's start ("expanding"; then window_weeks is the history the first model needs), at
+    # most `max_window_weeks` weeks (so that training time and memory stop growing with years of history).
     window: Literal["trailing", "expanding"] = "trailing"
     window_weeks: int = pydantic.Field(8, ge=1)
+    max_window_weeks: int | None = pydantic.Field(None, ge=1)
     early_stopping_days: int = pydantic.Field(7, ge=1)  # the window's last days, held out to pick the rounds
     eval_days: int = pydantic.Field(7, ge=1, le=7)  # the model's own week, never seen in training
     max_rounds: int = pydantic.Field(1000, ge=1)
@@ -79,6 +81,10 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
             problems.append(f"the label {self.label!r} cannot be a feature")
         if repeated := sorted({f for f in self.features if self.features.count(f) > 1}):
             problems.append(f"features listed twice: {repeated}")
+        if self.max_window_weeks is not None and (
+            self.window != "expanding" or self.max_window_weeks < self.window_weeks
+        ):
+            problems.append("max_window_weeks caps an expanding window and must be at least window_weeks")
         if self.early_stopping_days >= self.window_weeks * 7:
             problems.append(f"early_stopping_days ({self.early_stopping_days}) must be shorter than the window")
         if self.params["objective"] != "binary":
@@ -90,7 +96,9 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
     def training_start(self, week_start: date, data_start: date) -> date:
         """First day the model of the week starting `week_start` trains on (its window ends the day before)."""
         if self.window == "expanding":
-            return data_start
+            if self.max_window_weeks is None:
+                return data_start
+            return max(data_start, week_start - timedelta(weeks=self.max_window_weeks))
         return week_start - timedelta(weeks=self.window_weeks)
 
     def check_columns(self, manifest: Mapping[str, Any]) -> None:
