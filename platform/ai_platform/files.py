@@ -25,7 +25,11 @@ def _remove_dead_writers_temps(path: Path) -> None:
     file) is left alone. Writers of one data directory run on one machine (its lake is a local folder).
     """
     prefix = f".{path.name}."
-    for entry in os.scandir(path.parent / TEMP_FOLDER):
+    try:
+        entries = list(os.scandir(path.parent / TEMP_FOLDER))
+    except FileNotFoundError:  # another writer removed the empty subfolder after its own write
+        return
+    for entry in entries:
         if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
             continue
         pid = entry.name[len(prefix) :].split(".")[0]

@@ -7,21 +7,28 @@ and runs that changed nothing pay nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
 
 _DBT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+_NOT_SOURCES = {"target", "logs", "dbt_packages"}
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
+    """The newest mtime of the project's own files. dbt's output folders are not walked: runs create and delete
+    their invocation folders in target/ while another process loads the code location."""
     newest = 0.0
-    for path in project_dir.rglob("*"):
-        rel = path.relative_to(project_dir).parts
-        if rel and rel[0] in {"target", "logs", "dbt_packages"}:
-            continue
-        if path.suffix in _DBT_SUFFIXES and path.is_file():
-            newest = max(newest, path.stat().st_mtime)
+    for folder, subfolders, files in os.walk(project_dir):
+        if folder == str(project_dir):
+            subfolders[:] = [d for d in subfolders if d not in _NOT_SOURCES]
+        for name in files:
+            if os.path.splitext(name)[1] in _DBT_SUFFIXES:
+                try:
+                    newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+                except FileNotFoundError:  # removed since the folder was listed
+                    pass
     return newest
 
 
