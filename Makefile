@@ -11,7 +11,7 @@ DBT_DIR := $(or $(AI_PLATFORM_DBT_PROJECT_DIR),dbt_project)
 MANIFEST := $(DBT_DIR)/target/manifest.json
 DBT_FILES := $(shell find $(DBT_DIR) -path $(DBT_DIR)/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print)
 
-.PHONY: install install-dev manifest run dev test lint docs bench clean
+.PHONY: install install-dev manifest chromium run dev test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,14 @@ dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # Tests spend much of their time waiting on servers and subprocesses: one worker per core (2 here: 16 -> 10 min).
-test: install-dev $(MANIFEST)
+# The browser test (assets_tests/ui/) drives the system's Chromium: Playwright cannot download its own here.
+chromium:
+	@command -v chromium >/dev/null || { \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install-dev $(MANIFEST) chromium
 	$(BIN)/pytest -n auto
 
 lint: install-dev

@@ -1,7 +1,7 @@
 """Headless Chromium for UI tests: the system's `chromium` (Debian's package), driven by Playwright.
 
 Playwright cannot download its own browser here, so it launches the installed one (`executable_path`);
-`.ci/run` installs it on a fresh machine. Without the background-networking flags Chromium keeps
+`make test` installs it on a fresh machine. Without the background-networking flags Chromium keeps
 calling Google's services, which on a closed network only produces noise and delays.
 """
 
@@ -30,7 +30,7 @@ def chromium_path() -> str:
     if path is None:
         raise RuntimeError(
             "no `chromium` on PATH: the browser tests drive the system's Chromium "
-            "(Debian: `sudo apt-get install chromium`; `.ci/run` installs it)"
+            "(Debian: `sudo apt-get install chromium`; `make test` installs it)"
         )
     return path
 
