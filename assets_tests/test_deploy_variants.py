@@ -32,14 +32,14 @@ import yaml
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.launcher import DefaultRunLauncher
 from dagster_celery.cli import get_config_dir, get_validated_config
-from dagster_dbt import DbtCliResource
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.job import construct_dagster_k8s_job, get_job_name_from_run_id
 from dagster_postgres import PostgresRunStorage
 from kubernetes.config import incluster_config
 
 from ai_platform import settings
-from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
+from ai_platform.features.dbt_cli import dbt_cli
+from ai_platform.features.project import dbt_project
 
 DEPLOY = settings.REPO_ROOT / "deploy"
 VARIANTS = ("postgres", "k8s", "celery")
@@ -180,7 +180,7 @@ def motherduck_parse(tmp_path_factory) -> Iterator:
         mp.delenv("MOTHERDUCK_TOKEN", raising=False)
         mp.delenv("motherduck_token", raising=False)
         # The same arguments as the platform's resource (features/assets.py): no profile, no target.
-        invocation = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
+        invocation = dbt_cli().cli(
             ["parse", "--quiet"], target_path=target
         )  # the dbt process is started here, with this environment
     yield invocation, target
@@ -403,7 +403,7 @@ def test_dbt_target_defaults_to_the_local_duckdb_file_and_dagster_passes_none(pr
     assert profile["target"] == "{{ env_var('AI_PLATFORM_DBT_TARGET', 'local') }}"
     local, motherduck = profile["outputs"]["local"], profile["outputs"]["motherduck"]
     assert local["path"].endswith("/warehouse/flights.duckdb") and local["threads"] == 1
-    assert local["keep_open"] is False and motherduck["keep_open"] is False
+    assert local["keep_open"] is True and motherduck["keep_open"] is False
     assert motherduck["type"] == local["type"] == "duckdb"  # the same adapter: the same SQL
     assert (
         "token" not in json.dumps(motherduck).lower()

@@ -17,13 +17,14 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, dbt_assets
 
 from ai_platform import lake, settings
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.features.check_descriptions import describe_test
+from ai_platform.features.dbt_cli import DbtCli, dbt_cli
 from ai_platform.features.manifest import ensure_manifest
-from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
+from ai_platform.features.project import dbt_project
 from ai_platform.files import write_atomic
 from ai_platform.partitions import DAILY, days
 from ai_platform.retries import TRANSIENT_ERRORS
@@ -134,7 +135,7 @@ def export_days(model: str, partition_column: str, start: date, end: date) -> in
     pool=DUCKDB_POOL,
     retry_policy=TRANSIENT_ERRORS,
 )
-def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCli) -> Iterator:
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
     settings.export_for_dbt()
@@ -161,4 +162,4 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
 
 
 assets = [flights_dbt]
-resources = {"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}
+resources = {"dbt": dbt_cli()}

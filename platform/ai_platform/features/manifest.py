@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ai_platform.features.project import DBT_EXECUTABLE, dbt_project
+from ai_platform.features.project import dbt_project
 
 _DBT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 _NOT_SOURCES = {"target", "logs", "dbt_packages"}
@@ -36,9 +36,7 @@ def ensure_manifest() -> Path:
     """The manifest's path, parsing the project first if it is missing or older than a dbt file."""
     manifest = dbt_project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(dbt_project.project_dir):
-        from dagster_dbt import DbtCliResource
+        from ai_platform.features.dbt_cli import dbt_cli
 
-        DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=dbt_project.target_path
-        ).wait()
+        dbt_cli().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return manifest
