@@ -14,7 +14,7 @@ from ai_platform.files import write_atomic
 
 
 def raw_day_path(table: str, day: date) -> Path:
-    # Hive-style folders let DuckDB prune files by date (dbt sources read `*/*.parquet`).
+    # Hive-style folders let DuckDB prune files by date (dbt sources read `*/data.parquet`).
     return settings.lake_dir() / "raw" / table / f"date={day.isoformat()}" / "data.parquet"
 
 
