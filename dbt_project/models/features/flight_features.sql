@@ -41,6 +41,16 @@ targets as (
     select * from history where {{ in_window('flight_date') }}
 ),
 
+weather as (
+    -- The window's days and the day before them. Literal bounds let DuckDB read only their files: joined
+    -- on the flight's day alone, it reads and de-duplicates every day of history (10 years: 0.65 s a run).
+    select *
+    from {{ ref('stg_weather') }}
+    where
+        weather_date >= {{ window_date('min_date') }} - interval 1 day
+        and weather_date < {{ window_date('max_date') }}
+),
+
 {% for name, keys in grains.items() %}
 daily_{{ name }} as (
     select
@@ -80,7 +90,7 @@ weather_recent as (
         min(w.visib) filter (where w.weather_date = t.flight_date - 1) as min_visib_prev_day,
         max(w.wind_speed) filter (where w.weather_date = t.flight_date - 1) as max_wind_speed_prev_day
     from targets as t
-    left join {{ ref('stg_weather') }} as w
+    left join weather as w
         on t.origin = w.origin
         and w.weather_date between t.flight_date - 1 and t.flight_date
     group by t.flight_id
@@ -174,7 +184,7 @@ select
 from targets as t
 inner join schedule as s using (flight_id)
 inner join weather_recent as wr using (flight_id)
-left join {{ ref('stg_weather') }} as w
+left join weather as w
     on t.origin = w.origin and t.flight_date = w.weather_date and t.sched_dep_hour = w.hour
 left join {{ ref('stg_planes') }} as p
     on t.tailnum = p.tailnum
