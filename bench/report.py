@@ -29,13 +29,14 @@ def rows() -> list[tuple[str, str, str]]:
         out += [(f"  {k}: steps / work", f"{v:.1f} s / {work.get(k, 0):.1f} s", "") for k, v in year["layer_s"].items()]
     if day := _load("incremental_day"):
         for h in day["histories"]:
-            out.append(
+            out += [
                 (
                     f"incremental day after {h['history']} ({h['history_rows']:,} flights)",
                     f"{h['median_s']:.1f} s, peak RSS {h['peak_rss_mb']:.0f} MB",
-                    "≤ 5 s; RSS ≤ 2 GB",
-                )
-            )
+                    "RSS ≤ 2 GB",
+                ),
+                ("  in-process run, raw → features → predictions", f"{h['to_predictions_s']:.1f} s", "≤ 5 s"),
+            ]
         if len(day["histories"]) > 1:
             first, last = day["histories"][0], day["histories"][-1]
             ratio = last["median_s"] / first["median_s"]
