@@ -7,6 +7,7 @@ platform does not need:
 - a dbt adapter built inside the step process (~1.3 s: dbt's config and 500 macros), which only
   `fetch_row_counts()` and `fetch_column_metadata()` use. The platform calls neither, and on DuckDB that adapter
   would open the warehouse file in the step process, beside the dbt process (the single-writer trap in DESIGN.md).
+  With this resource those two add nothing: the lake export reports each model's rows instead.
 
 Both are private hooks of the pinned dagster-dbt; `assets_tests/features/test_dbt_cli.py` fails if they move.
 """
