@@ -75,8 +75,14 @@ def reports_dir() -> Path:
 
 
 def lgbm_threads() -> int:
-    """Threads for LightGBM: explicit, because its OpenMP default oversubscribes shared cores."""
-    return int(os.environ.get(LGBM_THREADS_ENV) or os.cpu_count() or 1)
+    """Threads for LightGBM: explicit, because its OpenMP default (one per logical CPU) oversubscribes shared
+    cores; by default one per physical core this process may run on."""
+    if os.environ.get(LGBM_THREADS_ENV):
+        return _positive_int(LGBM_THREADS_ENV, 1)
+    import psutil
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(usable, psutil.cpu_count(logical=False) or usable))
 
 
 def export_for_dbt() -> None:

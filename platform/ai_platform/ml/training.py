@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform as _platform
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,8 +20,14 @@ from ai_platform.files import sha256, write_atomic
 from ai_platform.ml.spec import ModelSpec
 
 
+def columns(spec: ModelSpec) -> list[str]:
+    """The columns of its features model a spec reads: the flight's keys, label, features and baseline."""
+    baseline = [spec.baseline] if spec.baseline else []
+    return list(dict.fromkeys(["flight_id", "flight_date", spec.label, *spec.features, *baseline]))
+
+
 def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The features of the days in `window` and each day file's checksum (its data version)."""
+    """The spec's columns of the days in `window` and each day file's checksum (its data version)."""
     frames, versions = [], {}
     for day in window:
         path = lake.features_day_path(spec.features_model, day)
@@ -30,7 +37,7 @@ def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[s
             )
         data = path.read_bytes()
         versions[day.isoformat()] = sha256(data)
-        frames.append(pl.read_parquet(data))
+        frames.append(pl.read_parquet(data, columns=columns(spec)))
     return pl.concat(frames, how="vertical_relaxed"), versions
 
 
@@ -62,39 +69,54 @@ class Trained:
     params: dict
 
 
-def fit(spec: ModelSpec, train: pl.DataFrame, valid_from: date, vocab: dict[str, list[str]]) -> Trained:
-    """Pick the number of rounds by early stopping on days >= valid_from, then refit on all days.
+def training_params(spec: ModelSpec) -> dict:
+    """The LightGBM parameters a model is trained with (and its card records). The thread count is not one of
+    them: it is the machine's (see `threads`), and trees are the same for any count (`deterministic`)."""
+    return {**spec.params, "seed": spec.seed, "deterministic": True, "force_row_wise": True}
 
-    The refit uses the most recent days too: delays drift, and the last week is the most informative.
+
+@contextmanager
+def threads():
+    """LightGBM's threads for a block: `settings.lgbm_threads()`, set through OpenMP rather than a parameter, so
+    that the saved model (which lists its parameters) is the same file on machines with other core counts."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=settings.lgbm_threads(), user_api="openmp"):
+        yield
+
+
+def fit(spec: ModelSpec, train: pl.DataFrame, valid_from: date, vocab: dict[str, list[str]]) -> Trained:
+    """Boost on the days before `valid_from` and stop where the AUC of the days from `valid_from` on (the window's
+    last, most recent days) stops improving. With `spec.refit`, train again on the whole window for that many
+    rounds (the most recent days then count too: delays drift); otherwise the model is the booster at its best round.
+
+    One binned dataset serves every part (LightGBM subsets share the window's bins and cost no second binning).
     """
     import lightgbm as lgb
 
-    params = {
-        **spec.params,
-        "seed": spec.seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "num_threads": settings.lgbm_threads(),
-    }
-    categorical = [spec.features.index(c) for c in spec.categorical]
+    params = training_params(spec)
     is_valid = (train["flight_date"] >= valid_from).to_numpy()
-    X, y = matrix(spec, train, vocab), train[spec.label].to_numpy()
-
-    def dataset(mask: np.ndarray) -> lgb.Dataset:
-        return lgb.Dataset(
-            X[mask], y[mask], feature_name=list(spec.features), categorical_feature=categorical, free_raw_data=False
-        )
-
-    fit_set, valid_set = dataset(~is_valid), dataset(is_valid)
-    probe = lgb.train(
-        {**params, "metric": "auc"},
-        fit_set,
-        num_boost_round=spec.max_rounds,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(spec.early_stopping_rounds, verbose=False)],
+    window = lgb.Dataset(
+        matrix(spec, train, vocab),
+        train[spec.label].to_numpy(),
+        feature_name=list(spec.features),
+        categorical_feature=[spec.features.index(c) for c in spec.categorical],
+        params=params,
     )
-    best = max(1, probe.best_iteration)
-    final = lgb.train(params, dataset(np.ones_like(is_valid)), num_boost_round=best)
+    with threads():
+        window.construct()
+        probe = lgb.train(
+            {**params, "metric": "auc"},
+            window.subset(np.flatnonzero(~is_valid)),
+            num_boost_round=spec.max_rounds,
+            valid_sets=[window.subset(np.flatnonzero(is_valid))],
+            callbacks=[lgb.early_stopping(spec.early_stopping_rounds, verbose=False)],
+        )
+        best = max(1, probe.best_iteration)
+        if spec.refit:
+            final = lgb.train(params, window, num_boost_round=best)
+        else:
+            final = lgb.Booster(model_str=probe.model_to_string(num_iteration=best))
     return Trained(final, best, float(probe.best_score["valid_0"]["auc"]), params)
 
 

@@ -1,0 +1,77 @@
+"""Training itself, on generated rows: the model file depends on the data only, never on the machine."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ai_platform import settings
+from ai_platform.ml import training
+from ai_platform.ml.spec import ModelSpec
+
+SPEC = ModelSpec(
+    name="generated",
+    features_model="generated_features",
+    label="label",
+    features=("signal", "noise", "kind"),
+    categorical=("kind",),
+    window_weeks=3,
+    max_rounds=300,
+    early_stopping_rounds=10,
+)
+FIRST = date(2013, 1, 1)
+
+
+def _window(days: int = 21, per_day: int = 1000, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = days * per_day
+    signal = rng.normal(size=n)
+    return pl.DataFrame(
+        {
+            "flight_date": [FIRST + timedelta(days=i // per_day) for i in range(n)],
+            "signal": signal,
+            "noise": rng.normal(size=n),
+            "kind": rng.choice(["a", "b", "c"], n),
+            "label": (signal + rng.normal(scale=2.0, size=n) > 0).astype(int),
+        }
+    )
+
+
+def _train(df: pl.DataFrame) -> training.Trained:
+    return training.fit(SPEC, df, FIRST + timedelta(days=14), training.vocabulary(SPEC, df))
+
+
+@pytest.mark.parametrize("other", ["1", "3"])
+def test_the_model_file_is_the_same_whatever_the_thread_count(monkeypatch, other):
+    df = _window()
+    monkeypatch.setenv(settings.LGBM_THREADS_ENV, "2")
+    reference = _train(df).booster.model_to_string()
+    monkeypatch.setenv(settings.LGBM_THREADS_ENV, other)
+    assert _train(df).booster.model_to_string() == reference
+    assert "[num_threads: 0]" in reference  # the machine's thread count is not written into the model
+
+
+def test_the_model_is_the_booster_at_the_round_early_stopping_chose():
+    trained = _train(_window())
+    assert 1 <= trained.best_iteration < SPEC.max_rounds
+    assert trained.booster.num_trees() == trained.best_iteration
+    assert trained.valid_auc > 0.6  # the signal is learnt
+    assert "num_threads" not in trained.params
+
+
+def test_refit_learns_from_the_early_stopping_days_too():
+    """In the window's last week (the early-stopping days) only `noise` predicts the label: a refit model uses it."""
+    df = _window().with_columns(
+        label=pl.when(pl.col("flight_date") >= FIRST + timedelta(days=14))
+        .then((pl.col("noise") > 0).cast(pl.Int64))
+        .otherwise(pl.col("label"))
+    )
+    valid_from, vocab = FIRST + timedelta(days=14), training.vocabulary(SPEC, df)
+    refit = training.fit(SPEC, df, valid_from, vocab)
+    probe_only = training.fit(SPEC.model_copy(update={"refit": False}), df, valid_from, vocab)
+    assert training.feature_importance(refit.booster)["noise"] > 0
+    assert (
+        training.feature_importance(probe_only.booster)["noise"]
+        < training.feature_importance(refit.booster)["noise"] / 10
+    )
