@@ -74,9 +74,27 @@ hist_{{ name }}_{{ days }} as (
 {% endfor %}
 
 weather_recent as (
-    -- Observed at the origin in the 3 hours up to the scheduled hour, and over the previous day.
+    -- Observed at the origin in the 3 hours up to the scheduled hour, over the day so far (midnight up to the
+    -- scheduled hour: weather that builds up delays during the day), and over the previous day.
     select
         t.flight_id,
+        sum(w.precip) filter (where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour) as precip_today,
+        count(*) filter (
+            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour and w.precip > 0
+        ) as precip_hours_today,
+        min(w.visib) filter (where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour) as min_visib_today,
+        count(*) filter (
+            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour and w.visib < 3
+        ) as low_visib_hours_today,
+        max(w.wind_speed) filter (
+            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour
+        ) as max_wind_speed_today,
+        max(w.wind_gust) filter (
+            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour
+        ) as max_wind_gust_today,
+        any_value(w.pressure) filter (
+            where w.weather_date = t.flight_date and w.hour = t.sched_dep_hour - 3
+        ) as pressure_3h_before,
         sum(w.precip) filter (
             where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
         ) as precip_3h,
@@ -154,9 +172,17 @@ select
     w.precip,
     w.pressure,
     w.visib,
+    w.temp - w.dewp as dewpoint_spread,
+    w.pressure - wr.pressure_3h_before as pressure_change_3h,
     wr.precip_3h,
     wr.min_visib_3h,
     wr.max_wind_gust_3h,
+    wr.precip_today,
+    wr.precip_hours_today,
+    wr.min_visib_today,
+    wr.low_visib_hours_today,
+    wr.max_wind_speed_today,
+    wr.max_wind_gust_today,
     wr.precip_prev_day,
     wr.min_visib_prev_day,
     wr.max_wind_speed_prev_day,
