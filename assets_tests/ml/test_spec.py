@@ -5,33 +5,40 @@ import re
 import sys
 import textwrap
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
+from ai_platform import defs as defs_package
 from ai_platform.definitions import defs
 from ai_platform.ml.spec import DEFAULT_PARAMS, ModelSpec
 from ai_platform.ml.specs import spec, specs
 
+SPECS_DIR = Path(defs_package.__file__).parent
 OUTCOMES = {"dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "is_cancelled"}
 
 
 def test_the_shipped_specs_load_from_yaml():
-    assert [s.name for s in specs()] == ["flight_delay", "late_departure"]
+    folders = sorted(p.parent.name for p in SPECS_DIR.glob("*/defs.yaml"))
+    assert [s.name for s in specs()] == folders and {"flight_delay", "late_departure"} <= set(folders)
+    for model in specs():
+        attributes = yaml.safe_load((SPECS_DIR / model.name / "defs.yaml").read_text())["attributes"]
+        assert list(model.features) == attributes["features"]
+        assert model.params == {**DEFAULT_PARAMS, **attributes.get("params", {})}
     flight_delay = spec("flight_delay")
     assert (flight_delay.features_model, flight_delay.label) == ("flight_features", "label_arr_delayed")
-    assert len(flight_delay.features) == 109 and flight_delay.window == "expanding"
-    assert flight_delay.params == {**DEFAULT_PARAMS, "num_leaves": 15, "min_data_in_leaf": 400}
+    assert flight_delay.window == "expanding"
     late = spec("late_departure")
     assert (late.features_model, late.label, late.window) == (
         "late_departure_features",
         "label_dep_delayed_30",
         "trailing",
     )
-    assert late.params == DEFAULT_PARAMS
 
 
-@pytest.mark.parametrize("name", ["flight_delay", "late_departure"])
+@pytest.mark.parametrize("name", [s.name for s in specs()])
 def test_no_outcome_is_a_feature(name):
     features = set(spec(name).features)
     assert not OUTCOMES & features
