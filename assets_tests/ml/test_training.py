@@ -1,5 +1,8 @@
 """Training itself, on generated rows: the model file depends on the data only, never on the machine."""
 
+import subprocess
+import sys
+import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -7,7 +10,7 @@ import polars as pl
 import pytest
 
 from ai_platform import settings
-from ai_platform.ml import training
+from ai_platform.ml import cores, training
 from ai_platform.ml.spec import ModelSpec
 
 SPEC = ModelSpec(
@@ -75,3 +78,21 @@ def test_refit_learns_from_the_early_stopping_days_too():
         training.feature_importance(probe_only.booster)["noise"]
         < training.feature_importance(refit.booster)["noise"] / 10
     )
+
+
+def test_training_leaves_a_core_to_a_cpu_bound_process_beside_it(monkeypatch):
+    monkeypatch.delenv(settings.LGBM_THREADS_ENV, raising=False)
+    cores.busy_elsewhere()  # starts the measurement
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        assert cores.busy_elsewhere() >= 0.5  # the spinner's core, whatever else the machine runs
+        assert cores.lgbm_threads() <= max(1, cores.physical() - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_an_explicit_thread_count_wins(monkeypatch):
+    monkeypatch.setenv(settings.LGBM_THREADS_ENV, "3")
+    assert cores.lgbm_threads() == 3

@@ -74,15 +74,9 @@ def reports_dir() -> Path:
     return data_dir() / "reports"
 
 
-def lgbm_threads() -> int:
-    """Threads for LightGBM: explicit, because its OpenMP default (one per logical CPU) oversubscribes shared
-    cores; by default one per physical core this process may run on."""
-    if os.environ.get(LGBM_THREADS_ENV):
-        return _positive_int(LGBM_THREADS_ENV, 1)
-    import psutil
-
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(usable, psutil.cpu_count(logical=False) or usable))
+def lgbm_threads() -> int | None:
+    """Threads for LightGBM if set (AI_PLATFORM_LGBM_THREADS); None: the idle physical cores (ml/cores.py)."""
+    return _positive_int(LGBM_THREADS_ENV, 1) if os.environ.get(LGBM_THREADS_ENV) else None
 
 
 def export_for_dbt() -> None:

@@ -17,6 +17,7 @@ import polars as pl
 
 from ai_platform import lake, settings
 from ai_platform.files import sha256, write_atomic
+from ai_platform.ml import cores
 from ai_platform.ml.spec import ModelSpec
 
 
@@ -77,11 +78,11 @@ def training_params(spec: ModelSpec) -> dict:
 
 @contextmanager
 def threads():
-    """LightGBM's threads for a block: `settings.lgbm_threads()`, set through OpenMP rather than a parameter, so
+    """LightGBM's threads for a block: `cores.lgbm_threads()`, set through OpenMP rather than a parameter, so
     that the saved model (which lists its parameters) is the same file on machines with other core counts."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=settings.lgbm_threads(), user_api="openmp"):
+    with threadpool_limits(limits=cores.lgbm_threads(), user_api="openmp"):
         yield
 
 
@@ -130,7 +131,7 @@ def load_model(path: Path):
 def predict(booster, spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
     if booster.feature_name() != list(spec.features):
         raise ValueError(f"the model's features differ from spec {spec.name}'s")
-    return booster.predict(matrix(spec, df, vocab), num_threads=settings.lgbm_threads())
+    return booster.predict(matrix(spec, df, vocab), num_threads=cores.lgbm_threads())
 
 
 def feature_importance(booster) -> dict[str, float]:
