@@ -72,6 +72,7 @@ docs: install
 bench: $(MANIFEST)
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/full_year.py
+	$(BIN)/python bench/training.py
 	$(BIN)/python bench/incremental_day.py --keep data/bench/histories
 	$(BIN)/python bench/sensor_latency.py
 	$(BIN)/python bench/report.py
