@@ -106,6 +106,39 @@ def test_every_flight_of_a_held_out_day_scores_as_the_batch_predictions(running,
     assert client.post(f"/models/{SPEC.name}/predict", json=stale).status_code == 422  # its day is history now
 
 
+def test_every_feature_computed_online_equals_flight_features_of_the_held_out_day(running):
+    """Feature by feature, not only the scores: what the service builds for each flight of the held-out day (from
+    the snapshot of the day before) equals flight_features' row of it (built by the batch run just before)."""
+    from ai_platform import lake
+    from ai_platform.serving import snapshot
+    from ai_platform.serving.app import PredictRequest, _weather_records
+    from ai_platform.serving.features import feature_frame
+
+    ids, request = body(HELD_OUT)
+    parsed = PredictRequest(**request)
+    batch = pl.read_parquet(lake.features_day_path("flight_features", HELD_OUT))
+    not_online = {"flight_id", "flight_date", "route", "history_max_day"}
+    names = [c for c in batch.columns if c not in not_online and not c.startswith("label_")]
+    text = ["carrier", "tailnum", "origin", "dest"]
+    snap = snapshot.load(snapshot.snapshot_path(LAST))
+    online = feature_frame(parsed.flights, _weather_records(parsed), snap, names, text).with_columns(
+        flight_id=pl.Series(ids)
+    )
+    batch = batch.select("flight_id", *[pl.col(c).cast(pl.String if c in text else pl.Float64) for c in names])
+    joined = batch.join(online, on="flight_id", suffix="_online")
+    assert joined.height == batch.height == online.height
+    differing = {}
+    for c in names:
+        a, b = joined[c], joined[f"{c}_online"]
+        same_null = (a.is_null() == b.is_null()).all()
+        same = same_null and (
+            (a == b).fill_null(True).all() if c in text else ((a - b).abs() <= 1e-9).fill_null(True).all()
+        )
+        if not same:
+            differing[c] = joined.filter(a.ne_missing(b)).select("flight_id", c, f"{c}_online").head(3).rows()
+    assert differing == {}
+
+
 def test_a_champion_swap_under_load_fails_no_request(running):
     client, _ = running
     week = "2013-03-05"

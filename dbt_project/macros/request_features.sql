@@ -36,8 +36,8 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- The schedule features of flight `t` (the flight's day `t.flight_date`), as select expressions. -#}
-{% macro schedule_features(t, plane) %}
+{#- The schedule and calendar features of flight `t` (its day: `t.flight_date`), as select expressions. -#}
+{% macro schedule_features(t) %}
     {%- set defs = var('request_features') -%}
     {%- for name, column in defs.clock.items() %}
     ({{ t }}.{{ column }} // 100) * 60 + {{ t }}.{{ column }} % 100 as {{ name }},
@@ -45,7 +45,11 @@
     {%- for name, part in defs.calendar.items() %}
     {{ part }}({{ t }}.flight_date) as {{ name }},
     {%- endfor %}
-    {%- for name, column in defs.years_since.items() %}
+{%- endmacro %}
+
+{#- The features of flight `t`'s plane (`plane`: its stg_planes row) that depend on the flight's day. -#}
+{% macro plane_features(t, plane) %}
+    {%- for name, column in var('request_features').years_since.items() %}
     year({{ t }}.flight_date) - {{ plane }}.{{ column }} as {{ name }},
     {%- endfor %}
 {%- endmacro %}

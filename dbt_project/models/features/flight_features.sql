@@ -99,7 +99,7 @@ select
     -- schedule and calendar
     t.distance,
     t.sched_dep_hour,
-    {{- schedule_features('t', 'p') }}
+    {{- schedule_features('t') }}
     s.origin_hour_scheduled,
     s.origin_day_scheduled,
     s.dest_day_scheduled,
@@ -111,7 +111,8 @@ select
     {%- for name in var('request_features').weather %}
     wr.{{ name }},
     {%- endfor %}
-    -- plane (plane_age: with the schedule features)
+    -- plane
+    {{- plane_features('t', 'p') }}
     p.seats,
     p.engines,
     -- outcome history strictly before the flight's day
