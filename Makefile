@@ -75,6 +75,7 @@ bench: $(MANIFEST)
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/incremental_day.py --keep data/bench/histories
 	$(BIN)/python bench/sensor_latency.py
+	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/report.py
 
 clean:

@@ -10,7 +10,7 @@ import dagster as dg
 from ai_platform import settings
 from ai_platform.definitions import defs
 
-GROUPS = {"raw", "features", "ml", "monitoring"}
+GROUPS = {"raw", "features", "serving", "ml", "monitoring"}
 
 
 def test_every_asset_has_a_description_owners_a_group_and_kinds():

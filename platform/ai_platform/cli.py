@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     rp.add_argument("--every", type=float, default=20.0, metavar="SECONDS", help="interval for --follow (default 20)")
     sub.add_parser("run", help="replay the year and materialize every asset that needs it (make run)")
+    sv = sub.add_parser("serve", help="the HTTP scoring service: each model's champion, online features from the lake")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument(
+        "--poll-seconds", type=float, default=1.0, help="how often to look for a new champion or snapshot (default 1)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "replay":
@@ -119,6 +125,19 @@ def main(argv: list[str] | None = None) -> int:
         with Reporter() as out:
             summary = run(defs, specs(), out=out)
         print(format_summary(summary))
+    elif args.command == "serve":
+        import uvicorn
+
+        from ai_platform.ml.specs import specs
+        from ai_platform.serving.app import create_app
+        from ai_platform.serving.state import Holder
+
+        holder = Holder(specs(), poll_seconds=args.poll_seconds)
+        holder.start()
+        try:
+            uvicorn.run(create_app(holder), host=args.host, port=args.port, log_level="warning", access_log=False)
+        finally:
+            holder.stop()
     return 0
 
 

@@ -29,13 +29,14 @@ reference_job = dg.define_asset_job(
 
 daily_job = dg.define_asset_job(
     "daily_ingest_and_features",
-    selection=dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"]) | dg.AssetSelection.groups("features"),
-    description="Ingest a range of days and build their dbt features, as one run.",
+    selection=dg.AssetSelection.assets(["raw", "flights"], ["raw", "weather"])
+    | dg.AssetSelection.groups("features", "serving"),
+    description="Ingest a range of days and build their features and the online snapshot, as one run.",
 )
 
 landing_job = dg.define_asset_job(
     "landing_refresh",
-    selection=dg.AssetSelection.groups("raw", "features")
+    selection=dg.AssetSelection.groups("raw", "features", "serving")
     | dg.AssetSelection.assets(*(k for spec in specs() for k in serving_keys(spec))),
     description=(
         "What the landing sensor launches: the raw partitions of the files that landed, the features "

@@ -11,23 +11,8 @@
   forecast proxy), plane attributes, and outcome history strictly before its day. Label columns
   (label_*) are outcomes and never features.
 -#}
-{%- set grains = {
-    'route': ['origin', 'dest'],
-    'carrier': ['carrier'],
-    'origin': ['origin'],
-    'dest': ['dest'],
-    'flight': ['carrier', 'flight'],
-    'tail': ['tailnum'],
-    'origin_hour': ['origin', 'sched_dep_hour'],
-    'origin_carrier': ['origin', 'carrier'],
-    'dest_carrier': ['dest', 'carrier'],
-} -%}
-{%- set windows = [
-    ('route', 7), ('route', 28), ('carrier', 1), ('carrier', 7), ('carrier', 28),
-    ('origin', 1), ('origin', 7), ('dest', 7), ('dest', 28), ('flight', 28), ('tail', 7),
-    ('origin_hour', 28), ('origin_carrier', 7), ('origin_carrier', 28), ('dest_carrier', 28),
-    ('route', 56), ('flight', 56), ('dest_carrier', 56), ('origin_hour', 56),
-] -%}
+{%- set grains = history_grains() -%}
+{%- set windows = history_windows() -%}
 
 with history as (
     select *
@@ -53,17 +38,7 @@ weather as (
 
 {% for name, keys in grains.items() %}
 daily_{{ name }} as (
-    select
-        flight_date,
-        {{ keys | join(', ') }},
-        count(*) as n_flights,
-        count(*) filter (where not is_cancelled) as n_departed,
-        count(arr_delay) as n_arrived,
-        count(*) filter (where arr_delay > 15) as n_delayed,
-        count(*) filter (where is_cancelled) as n_cancelled,
-        sum(dep_delay) as sum_dep_delay
-    from history
-    group by all
+    {{ daily_outcomes('history', keys) }}
 ),
 {% endfor %}
 
@@ -74,39 +49,13 @@ hist_{{ name }}_{{ days }} as (
 {% endfor %}
 
 weather_recent as (
-    -- Observed at the origin in the 3 hours up to the scheduled hour, over the day so far (midnight up to the
-    -- scheduled hour: weather that builds up delays during the day), and over the previous day.
+    -- The weather at the origin over hours relative to the scheduled hour (vars request_features.weather):
+    -- at it, the 3 hours up to it, the day so far (weather that builds up delays during the day), the day before.
     select
         t.flight_id,
-        sum(w.precip) filter (where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour) as precip_today,
-        count(*) filter (
-            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour and w.precip > 0
-        ) as precip_hours_today,
-        min(w.visib) filter (where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour) as min_visib_today,
-        count(*) filter (
-            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour and w.visib < 3
-        ) as low_visib_hours_today,
-        max(w.wind_speed) filter (
-            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour
-        ) as max_wind_speed_today,
-        max(w.wind_gust) filter (
-            where w.weather_date = t.flight_date and w.hour <= t.sched_dep_hour
-        ) as max_wind_gust_today,
-        any_value(w.pressure) filter (
-            where w.weather_date = t.flight_date and w.hour = t.sched_dep_hour - 3
-        ) as pressure_3h_before,
-        sum(w.precip) filter (
-            where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
-        ) as precip_3h,
-        min(w.visib) filter (
-            where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
-        ) as min_visib_3h,
-        max(w.wind_gust) filter (
-            where w.weather_date = t.flight_date and w.hour between t.sched_dep_hour - 3 and t.sched_dep_hour
-        ) as max_wind_gust_3h,
-        sum(w.precip) filter (where w.weather_date = t.flight_date - 1) as precip_prev_day,
-        min(w.visib) filter (where w.weather_date = t.flight_date - 1) as min_visib_prev_day,
-        max(w.wind_speed) filter (where w.weather_date = t.flight_date - 1) as max_wind_speed_prev_day
+        {%- for name, d in var('request_features').weather.items() %}
+        {{ weather_feature(d) }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from targets as t
     left join weather as w
         on t.origin = w.origin
@@ -150,11 +99,7 @@ select
     -- schedule and calendar
     t.distance,
     t.sched_dep_hour,
-    t.sched_dep_hour * 60 + t.sched_dep_minute as sched_dep_minute_of_day,
-    (t.sched_arr_time // 100) * 60 + t.sched_arr_time % 100 as sched_arr_minute_of_day,
-    isodow(t.flight_date) as day_of_week,
-    month(t.flight_date) as month,
-    dayofyear(t.flight_date) as day_of_year,
+    {{- schedule_features('t') }}
     s.origin_hour_scheduled,
     s.origin_day_scheduled,
     s.dest_day_scheduled,
@@ -162,32 +107,12 @@ select
     s.tail_day_legs,
     s.tail_leg_number,
     s.tail_prev_departure_gap_min,
-    -- weather at the origin at the scheduled hour
-    w.temp,
-    w.dewp,
-    w.humid,
-    w.wind_dir,
-    w.wind_speed,
-    w.wind_gust,
-    w.precip,
-    w.pressure,
-    w.visib,
-    w.temp - w.dewp as dewpoint_spread,
-    w.pressure - wr.pressure_3h_before as pressure_change_3h,
-    wr.precip_3h,
-    wr.min_visib_3h,
-    wr.max_wind_gust_3h,
-    wr.precip_today,
-    wr.precip_hours_today,
-    wr.min_visib_today,
-    wr.low_visib_hours_today,
-    wr.max_wind_speed_today,
-    wr.max_wind_gust_today,
-    wr.precip_prev_day,
-    wr.min_visib_prev_day,
-    wr.max_wind_speed_prev_day,
+    -- weather at the origin (vars request_features.weather)
+    {%- for name in var('request_features').weather %}
+    wr.{{ name }},
+    {%- endfor %}
     -- plane
-    year(t.flight_date) - p.plane_year as plane_age,
+    {{- plane_features('t', 'p') }}
     p.seats,
     p.engines,
     -- outcome history strictly before the flight's day
@@ -210,8 +135,6 @@ select
 from targets as t
 inner join schedule as s using (flight_id)
 inner join weather_recent as wr using (flight_id)
-left join weather as w
-    on t.origin = w.origin and t.flight_date = w.weather_date and t.sched_dep_hour = w.hour
 left join {{ ref('stg_planes') }} as p
     on t.tailnum = p.tailnum
 {% for name, days in windows %}

@@ -28,8 +28,10 @@ from ai_platform.features.project import dbt_project
 from ai_platform.files import write_atomic
 from ai_platform.partitions import DAILY, days
 from ai_platform.retries import TRANSIENT_ERRORS
+from ai_platform.serving import snapshot as online_snapshot
 
 GROUP = "features"
+SERVING_GROUP = "serving"  # models under models/serving/: what the scoring service reads (ai_platform/serving)
 DUCKDB_POOL = "duckdb"
 # What DuckDB says when another process holds the warehouse file's lock.
 DUCKDB_LOCKED = "Could not set lock on file"
@@ -38,13 +40,16 @@ PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse state, which dagster-dbt 
 
 
 class Translator(DagsterDbtTranslator):
-    """dbt models in group `features`; owners come from dbt's `meta.dagster.owners` (dbt_project.yml)."""
+    """dbt models in group `features` (those under models/serving/ in `serving`); owners come from dbt's
+    `meta.dagster.owners` (dbt_project.yml)."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("model."):
-            spec = spec.replace_attributes(group_name=GROUP, freshness_policy=daily_policy())
-            if is_lake_export(manifest["nodes"][unique_id]):
+            node = manifest["nodes"][unique_id]
+            group = SERVING_GROUP if SERVING_GROUP in node["fqn"][1:-1] else GROUP
+            spec = spec.replace_attributes(group_name=group, freshness_policy=daily_policy())
+            if is_lake_export(node) or is_snapshot_export(node):
                 spec = spec.merge_attributes(kinds={"parquet"})
         return spec
 
@@ -95,6 +100,11 @@ class LakeExport:
 
 def is_lake_export(node: Mapping[str, Any]) -> bool:
     return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "daily"
+
+
+def is_snapshot_export(node: Mapping[str, Any]) -> bool:
+    """A model exported whole to the lake after each build, as the snapshot of its window's last day."""
+    return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "snapshot"
 
 
 def lake_exports(manifest: Mapping[str, Any]) -> list[LakeExport]:
@@ -158,6 +168,20 @@ def flights_dbt(context: dg.AssetExecutionContext, dbt: DbtCli) -> Iterator:
                 asset_key=export.model,
                 description=f"exported to the lake for [{start}, {end})",
                 metadata={"rows_exported": rows, LAKE_EXPORT_SECONDS: time.perf_counter() - t},
+            )
+    for node in filter(is_snapshot_export, manifest()["nodes"].values()):
+        if dg.AssetKey(node["name"]) in context.selected_asset_keys:
+            exported = online_snapshot.export(node["name"])
+            yield dg.AssetObservation(
+                asset_key=node["name"],
+                description="exported to the lake" if exported else "empty: nothing exported",
+                metadata={
+                    "as_of": str(exported[0]),
+                    "rows_exported": exported[1],
+                    "path": str(online_snapshot.snapshot_path(exported[0])),
+                }
+                if exported
+                else {},
             )
 
 

