@@ -15,6 +15,9 @@ class TableSchema:
     columns: dict[str, pl.DataType]
     required: frozenset[str]  # columns that may not be empty
     daily: bool  # one file per day, rows carry year/month/day of that day
+    # A file with a header and no rows is a real state of this table (e.g. a day with no events). Otherwise
+    # such a file is refused: an empty day would otherwise read downstream as "nothing happened".
+    may_be_empty: bool = False
 
 
 FLIGHTS = TableSchema(
