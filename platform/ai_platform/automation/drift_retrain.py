@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from ai_platform import settings
+from ai_platform import alerts, settings
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.monitoring.assets import DRIFT_CHECK
 from ai_platform.partitions import days, parse_day
@@ -49,7 +49,7 @@ def build_drift_retrain_sensor(
             evaluation = record.event.dagster_event.event_specific_data if record.event else None
             if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
                 continue
-            for day in evaluation.metadata["drifted_days"].value.split(","):
+            for day in evaluation.metadata[alerts.FAILING_METADATA].value:
                 week = week_of(day, weeks.get_partition_keys())
                 if week is None:
                     context.log.info(f"drift on {day}: no weekly model covers it yet")

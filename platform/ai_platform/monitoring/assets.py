@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from ai_platform import settings
+from ai_platform import alerts, settings
 from ai_platform.automation.retraining import retrain_condition
 from ai_platform.files import write_atomic
 from ai_platform.ml import drift, evaluation, training
@@ -139,7 +139,7 @@ def build_monitoring_assets(
                     description="no drift"
                     if not drifted
                     else "drift on " + "; ".join(f"{r['day']}: {', '.join(r['drifted'])}" for r in drifted[:10]),
-                    metadata={"drifted_days": ",".join(r["day"] for r in drifted)},
+                    metadata={alerts.FAILING_METADATA: [r["day"] for r in drifted]},
                 )
             ],
         )
@@ -181,6 +181,7 @@ def build_monitoring_assets(
                     description="ok"
                     if not low
                     else "below the floor on " + ", ".join(f"{r['day']} ({r['roc_auc']:.3f})" for r in low[:10]),
+                    metadata={alerts.FAILING_METADATA: [r["day"] for r in low]},
                 )
             ],
         )
