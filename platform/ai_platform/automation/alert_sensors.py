@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ai_platform import alerts, settings
+from ai_platform.monitoring.assets import BREACH_CHECKS
 from ai_platform.partitions import run_window
 
 
@@ -57,12 +58,15 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
 
 def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, log) -> int:
     """One alert for each check of `run` that failed with ERROR severity (blocking checks included),
-    unless its previous execution failed on the same partitions (a repeat of an alert already sent)."""
+    unless its previous execution failed on the same partitions (a repeat of an alert already sent).
+    Drift and realized-quality breaches are alerted by the retrain_on_breach_<spec> sensors instead."""
     sent = 0
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
+        if evaluation.check_name in BREACH_CHECKS:
+            continue  # the breach sensor alerts once per episode
         if _same_as_before(instance, evaluation, run):
             continue
         failing = failing_partitions(evaluation, run)

@@ -18,6 +18,8 @@ from ai_platform.partitions import DAILY, parse_day
 GROUP = "monitoring"
 DRIFT_CHECK = "feature_drift"
 QUALITY_CHECK = "realized_auc_above_floor"
+# Breaches: alerted once per episode by the retrain_on_breach_<spec> sensor, not once per failing day.
+BREACH_CHECKS = frozenset({DRIFT_CHECK, QUALITY_CHECK})
 
 
 def monitoring_dir(spec: ModelSpec, kind: str):
@@ -177,7 +179,7 @@ def build_monitoring_assets(
                 dg.AssetCheckResult(
                     check_name=QUALITY_CHECK,
                     passed=not low,
-                    severity=dg.AssetCheckSeverity.WARN,
+                    severity=dg.AssetCheckSeverity.ERROR,
                     description="ok"
                     if not low
                     else "below the floor on " + ", ".join(f"{r['day']} ({r['roc_auc']:.3f})" for r in low[:10]),
