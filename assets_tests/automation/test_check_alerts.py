@@ -40,7 +40,7 @@ def test_a_missing_day_is_named_alerted_once_and_cleared_when_it_lands(zone, dat
 
     def feature_alerts():
         lines = alerts_file.read_text().splitlines() if alerts_file.exists() else []
-        return [a for a in map(json.loads, lines) if a["asset"] == "flight_features"]
+        return [a for a in map(json.loads, lines) if a["asset"] == "flight_features" and CHECK.name in a["summary"]]
 
     replay(zone, D1, D3)
     first = materialize(instance, D1, D1)
