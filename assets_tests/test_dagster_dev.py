@@ -6,7 +6,10 @@ would: through the webserver's GraphQL API and the alerts file.
 """
 
 import json
+import os
+import signal
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
@@ -84,3 +87,55 @@ def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path):
             "stg_weather",
             "stg_planes",
         }
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Live processes: pid -> (parent pid, command line)."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            out[int(stat.parent.name)] = (int(fields[1]), cmdline)
+    return out
+
+
+def _dbt_build_under(home: Path) -> tuple[int, int] | None:
+    """(run worker pid, dbt pid) of a `dbt build` started by a run of the instance at `home`."""
+    for pid, (ppid, cmdline) in _processes().items():
+        try:
+            ours = f"DAGSTER_HOME={home}\0".encode() in Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if "dbt build" in cmdline and ours:
+            return ppid, pid
+    return None
+
+
+def test_a_killed_run_worker_is_failed_and_frees_its_slot_for_the_next_run(tmp_path):
+    """kill -9 of a run worker inside its dbt step (holding the single `duckdb` slot): run monitoring fails the
+    run and frees the slot, and the next day's run succeeds; the test frees nothing itself."""
+    home, data = tmp_path / "home", tmp_path / "data"
+    zone = LocalZone(data / "landing")
+    env = {
+        "AI_PLATFORM_DATA_DIR": str(data),
+        "AI_PLATFORM_SENSOR_INTERVAL_SECONDS": "2",
+        "AI_PLATFORM_LGBM_THREADS": "1",
+    }
+    with DagsterDev(home, env) as dev:
+        replay(zone, D1, D1)
+        worker, dbt = dev.wait_for(lambda: _dbt_build_under(home), TIMEOUT, interval=0.2, what="dbt build of day 1")
+        (killed,) = [r for r in dev.runs() if r["status"] == "STARTED"]
+        os.kill(dbt, signal.SIGKILL)  # the worker and what it started, as the OOM killer or a crash would
+        os.kill(worker, signal.SIGKILL)
+
+        dev.wait_for(lambda: dev.run(killed["runId"])["status"] == "FAILURE", TIMEOUT, what="the killed run failed")
+        replay(zone, D2, D2, with_reference=False)
+        dev.wait_for(
+            lambda: "2013-01-02" in dev.materialized_partitions(["flight_features"]),
+            2 * TIMEOUT,
+            what="day 2 features after the kill (the duckdb slot was freed)",
+        )

@@ -145,3 +145,31 @@ def test_one_connected_lineage_from_landing_to_report():
         dg.AssetKey("flight_features"),
         dg.AssetKey(["ml", "flight_delay", "model"]),
     } <= seen
+
+
+BAD_DAY = date(2013, 1, 10)
+
+
+def test_make_run_skips_a_quarantined_day_and_builds_the_good_ones(tmp_path, monkeypatch):
+    from ai_platform import quarantine, replay
+
+    source = replay.read_source
+
+    def with_a_bad_day(table: str) -> pl.DataFrame:  # the landing zone gets a broken file for BAD_DAY
+        df = source(table)
+        if table != "flights":
+            return df
+        on_bad_day = (pl.col("month") == str(BAD_DAY.month)) & (pl.col("day") == str(BAD_DAY.day))
+        return df.with_columns(distance=pl.when(on_bad_day).then(pl.lit("-1")).otherwise(pl.col("distance")))
+
+    monkeypatch.setattr(replay, "read_source", with_a_bad_day)
+    until = date(2013, 1, 20)
+    with make_run_until(tmp_path, until, models=["flight_delay"]) as (_, instance):
+        good = {d.isoformat() for d in days(date(2013, 1, 1), until + timedelta(days=1))} - {BAD_DAY.isoformat()}
+        for key in (["raw", "flights"], ["flight_features"]):
+            assert instance.get_materialized_partitions(dg.AssetKey(key)) == good, key
+        assert list((quarantine.quarantine_dir() / "flights" / BAD_DAY.isoformat()).glob("*.csv"))
+
+        runs = instance.get_runs_count()
+        run(defs, [SPEC], until=until, instance=instance, out=Reporter.quiet())  # the bad day is still there
+        assert instance.get_runs_count() == runs  # nothing to redo: no failed run, no rebuilt neighbours

@@ -5,12 +5,15 @@ import logging
 from datetime import date, timedelta
 
 import dagster as dg
+import polars as pl
 
 from ai_platform.automation import freshness
 from ai_platform.automation.alert_sensors import send_failed_check_alerts
 from ai_platform.definitions import defs
+from ai_platform.landing import day_name
 from ai_platform.partitions import range_tags
 from ai_platform.replay import replay
+from runs import materialize_reference
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
 CHECK = dg.AssetCheckKey(dg.AssetKey("flight_features"), "latest_day_arrived")
@@ -37,7 +40,7 @@ def test_a_missing_day_is_named_alerted_once_and_cleared_when_it_lands(zone, dat
 
     def feature_alerts():
         lines = alerts_file.read_text().splitlines() if alerts_file.exists() else []
-        return [a for a in map(json.loads, lines) if a["asset"] == "flight_features"]
+        return [a for a in map(json.loads, lines) if a["asset"] == "flight_features" and CHECK.name in a["summary"]]
 
     replay(zone, D1, D3)
     first = materialize(instance, D1, D1)
@@ -57,3 +60,35 @@ def test_a_missing_day_is_named_alerted_once_and_cleared_when_it_lands(zone, dat
     assert evaluation(instance, done).passed
     send_failed_check_alerts(instance, done, logging.getLogger("test"))
     assert len(feature_alerts()) == 2
+
+
+def test_a_check_failing_on_a_new_day_alerts_again_whatever_its_description(
+    zone, data_dir, instance, tmp_path, monkeypatch
+):
+    """Raw checks carry no description: alerts are told apart by the partitions a check failed on."""
+    alerts_file = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("AI_PLATFORM_ALERTS_FILE", str(alerts_file))
+    replay(zone, D1, D3)
+    materialize_reference(instance)
+
+    def break_day(day: date) -> None:
+        path = zone.path(day_name("flights", day))
+        df = pl.read_csv(path, infer_schema=False)
+        path.write_text(df.with_columns(distance=pl.lit("-1")).write_csv())
+
+    def raw_run(day: date) -> list[dict]:
+        result = defs.resolve_job_def("daily_ingest_and_features").execute_in_process(
+            instance=instance,
+            tags=range_tags(day, day),
+            asset_selection=[dg.AssetKey(["raw", "flights"])],
+            raise_on_error=False,
+        )
+        send_failed_check_alerts(instance, instance.get_run_by_id(result.run_id), logging.getLogger("test"))
+        lines = alerts_file.read_text().splitlines() if alerts_file.exists() else []
+        return [a for a in map(json.loads, lines) if "values_in_range" in a["summary"]]
+
+    break_day(D1)
+    assert [a["partition"] for a in raw_run(D1)] == [D1.isoformat()]
+    assert len(raw_run(D1)) == 1  # the same day failing again: no repeat
+    break_day(D2)
+    assert [a["partition"] for a in raw_run(D2)] == [D1.isoformat(), D2.isoformat()]  # a new bad day: alerted

@@ -2,7 +2,6 @@
 drift monitoring that alerts and requests a retrain."""
 
 import json
-import logging
 from datetime import date, timedelta
 
 import dagster as dg
@@ -11,18 +10,22 @@ import polars as pl
 import pytest
 
 from ai_platform import settings
-from ai_platform.automation.alert_sensors import send_failed_check_alerts
 from ai_platform.definitions import defs
 from ai_platform.landing import LocalZone, day_name
 from ai_platform.ml import registry, training
 from ai_platform.ml.champion import scored_on_week
-from ai_platform.ml.predictions import predictions_path
+from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.specs import spec
-from ai_platform.partitions import days
+from ai_platform.partitions import days, weekly
 from runs import make_run_until
 from sensor_runs import execute, tick
 
 SPEC = spec("flight_delay")
+
+
+def serving_version_of(day: date) -> str | None:
+    return serving_version(SPEC, weekly(SPEC.window_weeks), day)[1]
+
 
 UNTIL = date(2013, 3, 18)  # 11 weeks: three weekly models and their decisions
 WEEKS = ["2013-02-26", "2013-03-05", "2013-03-12"]
@@ -129,7 +132,7 @@ def test_rollback_is_one_materialization_with_config_audited_and_kept(eleven_wee
     assert "not a model version up to 2013-02-26" in str(failed.get_step_failure_events()[0].step_failure_data.error)
 
 
-def test_injected_drift_trips_the_check_alerts_and_requests_a_retrain(eleven_weeks):
+def test_injected_drift_trips_the_check_and_one_breach_episode_brings_an_offcycle_version(eleven_weeks):
     instance, root = eleven_weeks
     zone = LocalZone(settings.data_dir() / "landing")
     day = date(2013, 3, 14)
@@ -146,14 +149,47 @@ def test_injected_drift_trips_the_check_alerts_and_requests_a_retrain(eleven_wee
     drift_check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "feature_drift")
     assert not drift_check.passed and "2013-03-14" in drift_check.description
     assert "dest" in drift_check.description
-    send_failed_check_alerts(instance, instance.get_run_by_id(result.run_id), logging.getLogger("test"))
-    alerts = [json.loads(line) for line in (root / "alerts.jsonl").read_text().splitlines()]
-    assert any(a["kind"] == "check_failed" and a["asset"] == "monitoring/flight_delay/feature_drift" for a in alerts)
+    assert drift_check.severity == dg.AssetCheckSeverity.ERROR
 
-    sensor = defs.get_sensor_def("retrain_on_drift_flight_delay")
+    def breach_alerts() -> list[dict]:
+        lines = (root / "alerts.jsonl").read_text().splitlines() if (root / "alerts.jsonl").exists() else []
+        return [a for a in map(json.loads, lines) if a["kind"] == "breach"]
+
+    sensor = defs.get_sensor_def("retrain_on_breach_flight_delay")
     with dg.build_sensor_context(instance=instance, definitions=defs) as context:
         retrain = sensor(context)
     (retrain_request,) = retrain.run_requests
-    assert retrain_request.partition_key == "2013-03-12"  # the week of the drifted day: model, evaluation, champion
-    assert retrain_request.tags["ai_platform/trigger"] == "drift"
-    assert "2013-03-14" in retrain_request.tags["ai_platform/drift_days"].split(",")
+    version = "offcycle-2013-03-14"
+    assert retrain_request.partition_key == version and retrain_request.tags["ai_platform/trigger"] == "breach"
+    assert [r.partition_keys for r in retrain.dynamic_partitions_requests] == [[version]]
+    (alert,) = breach_alerts()
+    assert alert["partition"] == "2013-03-14" and "feature_drift" in alert["summary"]
+
+    with dg.build_sensor_context(instance=instance, definitions=defs, cursor=retrain.cursor) as context:
+        again = sensor(context)
+    assert not again.run_requests and len(breach_alerts()) == 1  # one episode, one alert, one version
+
+    instance.add_dynamic_partitions("flight_delay_offcycle", [version])  # what the daemon does with the request
+    job = defs.resolve_job_def("offcycle_flight_delay")
+    assert job.execute_in_process(instance=instance, partition_key=version, tags=retrain_request.tags).success
+
+    card = training.load_card(SPEC, version)
+    first = SPEC.training_start(date(2013, 3, 15), date(2013, 1, 1)).isoformat()
+    assert card["training_window"] == [first, "2013-03-14"]  # the spec's window, up to the breach day
+    metrics = json.loads((settings.reports_dir() / "flight_delay" / version / "metrics.json").read_text())
+    assert sorted(metrics["input_data_versions"]) == ["2013-03-15", "2013-03-16", "2013-03-17"]
+    decision = registry.load_decision(SPEC, version)
+    assert decision["action"] in ("promote", "keep") and decision["effective_from"] == "2013-03-18"
+    serving_before = registry.load_decision(SPEC, WEEKS[1])["champion"]  # decided 03-05, serving 03-12 .. 03-18
+    assert decision["numbers"]["challenger"]["version"] == version
+    assert decision["numbers"]["champion"]["version"] == serving_before  # the same gate, on the same days
+    assert version in [d["week"] for d in registry.history(SPEC)]
+    audit = [json.loads(line) for line in (registry.registry_dir(SPEC) / "audit.jsonl").read_text().splitlines()]
+    assert audit[-1]["week"] == version
+    # From its effective day the decision chooses who serves: the off-cycle version if it was promoted.
+    assert serving_version_of(date(2013, 3, 17)) == serving_before
+    assert serving_version_of(date(2013, 3, 18)) == decision["champion"]
+
+    assert defs.resolve_job_def("model_history_flight_delay").execute_in_process(instance=instance).success
+    report = (settings.reports_dir() / "flight_delay" / "history" / "report.html").read_text()
+    assert version in report

@@ -73,11 +73,20 @@ def test_a_minimal_yaml_spec_builds_the_whole_model(tmp_path, monkeypatch):
     keys = {a.key for a in built.assets}
     assert keys == {
         dg.AssetKey(["ml", "mine", name])
-        for name in ("model", "evaluation", "champion", "predictions", "history_report")
+        for name in (
+            "model",
+            "evaluation",
+            "champion",
+            "predictions",
+            "history_report",
+            "offcycle_model",
+            "offcycle_evaluation",
+            "offcycle_champion",
+        )
     } | {dg.AssetKey(["monitoring", "mine", name]) for name in ("feature_drift", "realized_quality")}
-    assert {s.name for s in built.sensors} == {"retrain_on_drift_mine"}
+    assert {s.name for s in built.sensors} == {"retrain_on_breach_mine"}
     assert {j.name for j in built.jobs} == {
-        f"{j}_mine" for j in ("train_and_evaluate", "predict_and_monitor", "model_history")
+        f"{j}_mine" for j in ("train_and_evaluate", "predict_and_monitor", "offcycle", "model_history")
     }
 
 
@@ -125,7 +134,7 @@ def test_every_model_asset_has_owners_kinds_and_a_description():
     graph = defs.resolve_asset_graph()
     for s in specs():
         keys = [k for k in graph.get_all_asset_keys() if k.path[0] in ("ml", "monitoring") and k.path[1] == s.name]
-        assert len(keys) == 7
+        assert len(keys) == 10  # weekly model, evaluation, champion; 3 off-cycle; predictions, 2 monitoring, report
         for key in keys:
             node = graph.get(key)
             assert node.owners == list(s.owners) == ["team:ml"], key

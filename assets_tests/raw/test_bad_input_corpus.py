@@ -63,9 +63,9 @@ CORPUS = [
         "header only",
         "flights",
         lambda d: d.split(b"\n", 1)[0] + b"\n",
-        "warned",
-        "row_count_vs_trailing_weeks",
-        "0 rows, 0.00x the median",
+        "quarantined",
+        "has_rows",
+        "the file has a header but no rows",
     ),
     Case(
         "wrong column name",

@@ -35,6 +35,9 @@ EMAIL_FROM_ENV = "AI_PLATFORM_ALERT_EMAIL_FROM"
 EMAIL_TO_ENV = "AI_PLATFORM_ALERT_EMAIL_TO"
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
+# The metadata key (a list of partition keys) by which a failed check names the partitions it failed on:
+# a check's alert is repeated only when that set changes.
+FAILING_METADATA = "failing"
 TIMEOUT_SECONDS = 10
 
 logger = logging.getLogger(__name__)

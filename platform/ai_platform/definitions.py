@@ -14,6 +14,7 @@ from ai_platform.automation.freshness import build_latest_day_checks
 from ai_platform.automation.landing_sensor import build_landing_sensor
 from ai_platform.automation.retraining import build_retraining_sensor
 from ai_platform.features import assets as features
+from ai_platform.features.history import build_history_checks
 from ai_platform.jobs import jobs, landing_job, serving_keys
 from ai_platform.ml.assets import GROUP as ML_GROUP
 from ai_platform.ml.predictions import ready_to_serve
@@ -72,7 +73,10 @@ def build_defs() -> dg.Definitions:
     }
     platform = dg.Definitions(
         assets=assets,
-        asset_checks=build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
+        asset_checks=[
+            *build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
+            *build_history_checks(features.lake_exports(features.manifest())),
+        ],
         jobs=jobs,
         sensors=[
             build_landing_sensor(landing_job, feature_keys, serving_ready),

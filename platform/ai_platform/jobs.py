@@ -4,6 +4,7 @@ landing job mixes them only among daily assets that all backfill as a single run
 
 import dagster as dg
 
+from ai_platform.ml import offcycle
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.ml.specs import specs
 
@@ -57,6 +58,12 @@ def model_jobs(spec: ModelSpec) -> list:
             f"predict_and_monitor_{spec.name}",
             selection=dg.AssetSelection.assets(*serving_keys(spec)),
             description=f"Score a range of days with the {spec.name} champion of each day and monitor them.",
+        ),
+        dg.define_asset_job(
+            f"offcycle_{spec.name}",
+            selection=dg.AssetSelection.assets(*offcycle.keys(spec)),
+            description=f"Train, evaluate and decide an off-cycle {spec.name} version after a breach "
+            "(partition offcycle-<day>).",
         ),
         dg.define_asset_job(
             f"model_history_{spec.name}",

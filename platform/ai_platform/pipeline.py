@@ -16,7 +16,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ai_platform import lake, landing, settings
+from ai_platform import lake, landing, quarantine, settings
+from ai_platform.automation.landing_sensor import contiguous, quarantined_day
 from ai_platform.features.assets import LAKE_EXPORT_SECONDS, LakeExport, lake_exports, manifest
 from ai_platform.files import sha256, write_atomic
 from ai_platform.jobs import serving_keys
@@ -68,6 +69,17 @@ def weeks_in_data(spec: ModelSpec, end: date) -> list[str]:
         for w in weekly(spec.window_weeks).get_partition_keys()
         if parse_day(w) + timedelta(days=spec.eval_days) <= end
     ]
+
+
+def weeks_reading(spec: ModelSpec, skipped: list[date], end: date) -> list[str]:
+    """The weeks whose training window or evaluation days include one of the `skipped` days."""
+    out = []
+    for week in weeks_in_data(spec, end):
+        start = parse_day(week)
+        read = days(spec.training_start(start, START_DATE), start + timedelta(days=spec.eval_days))
+        if set(read) & set(skipped):
+            out.append(week)
+    return out
 
 
 def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | None:
@@ -166,9 +178,43 @@ class Timing:
                 self.work_s[_layer(step.step_key)] += measured.get(step.step_key, seconds)
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, timing: Timing, **kwargs) -> None:
+def _execute(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, timing: Timing, **kwargs
+) -> dg.ExecuteInProcessResult:
     result = job.execute_in_process(instance=instance, run_config=QUIET, **kwargs)
     timing.add(instance, result.run_id)
+    return result
+
+
+def ingest_and_featurize(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    zone: LandingZone,
+    todo: list[date],
+    timing: Timing,
+    out: Reporter,
+) -> list[date]:
+    """Ingest and featurize `todo` as one run per stretch of days without a quarantined file; returns the
+    quarantined days left out. A run that quarantines a new bad day is run again without it: the good days
+    of a range never wait for a bad one (the landing sensor plans the same way)."""
+    job = defs.resolve_job_def("daily_ingest_and_features")
+    bad = {d for d in todo if quarantined_day(zone, d)}
+    pending = contiguous(set(todo) - bad)
+    while pending:
+        first, last = pending.pop(0)
+        out.echo(f"daily ingest + features: {first} .. {last} as one run")
+        with out.task(f"daily ingest + features {first} .. {last}"):
+            result = _execute(job, instance, timing, tags=range_tags(first, last), raise_on_error=False)
+        if result.success:
+            continue
+        stretch = set(days(first, last + timedelta(days=1)))
+        newly_bad = {d for d in stretch if quarantined_day(zone, d)}
+        if not newly_bad:
+            errors = "; ".join(str(e.step_failure_data.error.message).strip() for e in result.get_step_failure_events())
+            raise RuntimeError(f"daily ingest + features {first} .. {last} failed (run {result.run_id}): {errors}")
+        bad |= newly_bad
+        pending = contiguous(stretch - newly_bad) + pending
+    return sorted(bad)
 
 
 def run(
@@ -211,25 +257,28 @@ def run(
 
     with out.task("compare the landing zone with the lake"):
         ingest = days_to_ingest(instance, zone, end)
-    featurize = sorted(set().union(*(days_to_featurize(instance, ingest, e, end) for e in lake_exports(manifest()))))
+    # A day still quarantined changes nothing downstream: the days after it need no new features.
+    changed = [d for d in ingest if not quarantined_day(zone, d)]
+    featurize = sorted(set().union(*(days_to_featurize(instance, changed, e, end) for e in lake_exports(manifest()))))
+    skipped: list[date] = []
     if ingest or featurize:
-        first, last = min(ingest + featurize), max(ingest + featurize)
-        out.echo(
-            f"daily ingest + features: {first} .. {last} as one run ({len(ingest)} day(s) with new or changed files)"
-        )
-        with out.task(f"daily ingest + features {first} .. {last}"):
-            _execute(
-                defs.resolve_job_def("daily_ingest_and_features"),
-                instance,
-                timing,
-                tags=range_tags(first, last),
+        skipped = ingest_and_featurize(defs, instance, zone, sorted({*ingest, *featurize}), timing, out)
+        if skipped:
+            out.echo(
+                f"skipped {len(skipped)} quarantined day(s): {', '.join(d.isoformat() for d in skipped)} "
+                f"(why: {quarantine.quarantine_dir()}/<table>/<day>/*.json; land a corrected file to recover a day)"
             )
     else:
         out.echo("daily ingest + features: nothing changed")
 
     summaries = {}
     for spec in specs:
-        todo = weeks_to_train(instance, spec, end)
+        blocked = weeks_reading(spec, skipped, end)
+        if blocked:
+            out.echo(
+                f"{spec.name}: {len(blocked)} week(s) read a quarantined day and wait for it: {', '.join(blocked)}"
+            )
+        todo = [w for w in weeks_to_train(instance, spec, end) if w not in blocked]
         out.echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
         job = defs.resolve_job_def(f"train_and_evaluate_{spec.name}")
         champion = dg.AssetKey(["ml", spec.name, "champion"])
@@ -240,6 +289,8 @@ def run(
         with out.task(f"{spec.name}: weekly models", total=len(weeks)) as advance:
             for i, week in enumerate(weeks, 1):
                 advance(i - 1, len(weeks))
+                if week in blocked:
+                    continue
                 if week in todo:
                     _execute(job, instance, timing, partition_key=week)
                 elif week not in decided or (todo and week > todo[0]):
@@ -251,21 +302,21 @@ def run(
                     f"  week {week}: AUC {load_metrics(spec.name, week)['roc_auc']:.3f}, "
                     f"{d['action']} -> champion {d['champion']}"
                 )
-        serve = days_to_serve(instance, spec, end)
-        if serve:
-            out.echo(f"{spec.name}: predictions and monitoring for {serve[0]} .. {serve[-1]} as one run")
+        serve = [d for d in days_to_serve(instance, spec, end) if d not in skipped]
+        for first, last in contiguous(set(serve)):
+            out.echo(f"{spec.name}: predictions and monitoring for {first} .. {last} as one run")
             with out.task(f"{spec.name}: predictions and monitoring"):
                 _execute(
                     defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
                     instance,
                     timing,
-                    tags=range_tags(serve[0], serve[-1]),
+                    tags=range_tags(first, last),
                 )
         report = dg.AssetKey(["ml", spec.name, "history_report"])
         if todo or serve or instance.get_latest_materialization_event(report) is None:
             with out.task(f"{spec.name}: model history report"):
                 _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, timing)
-        summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end)]
+        summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end) if w not in blocked]
 
     summary = {
         "models": {name: _quality_summary(ms) for name, ms in summaries.items()},

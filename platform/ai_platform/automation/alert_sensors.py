@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ai_platform import alerts, settings
+from ai_platform.monitoring.assets import BREACH_CHECKS
 from ai_platform.partitions import run_window
 
 
@@ -57,14 +58,18 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
 
 def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, log) -> int:
     """One alert for each check of `run` that failed with ERROR severity (blocking checks included),
-    unless its previous execution failed with the same description."""
+    unless its previous execution failed on the same partitions (a repeat of an alert already sent).
+    Drift and realized-quality breaches are alerted by the retrain_on_breach_<spec> sensors instead."""
     sent = 0
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
-        if _same_as_before(instance, evaluation, run.run_id):
+        if evaluation.check_name in BREACH_CHECKS:
+            continue  # the breach sensor alerts once per episode
+        if _same_as_before(instance, evaluation, run):
             continue
+        failing = failing_partitions(evaluation, run)
         alerts.send(
             alerts.Alert(
                 kind="check_failed",
@@ -73,7 +78,7 @@ def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, l
                 reason=evaluation.description or f"the check did not pass: {dict(evaluation.metadata)}",
                 url=alerts.run_url(run.run_id),
                 asset=_key(evaluation.asset_key),
-                partition=evaluation.partition or _partition(run),
+                partition=", ".join(failing) or None,
                 run_id=run.run_id,
             ),
             log=log,
@@ -82,17 +87,30 @@ def send_failed_check_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, l
     return sent
 
 
-def _same_as_before(instance: dg.DagsterInstance, evaluation, run_id: str) -> bool:
-    """The execution of the check before this run's failed the same way: alerting again would only repeat it."""
+def failing_partitions(evaluation: dg.AssetCheckEvaluation, run: dg.DagsterRun | None) -> list[str]:
+    """The partitions a failed check names (`alerts.FAILING_METADATA`), else its own partition, else its run's."""
+    named = evaluation.metadata.get(alerts.FAILING_METADATA)
+    if named is not None:
+        return sorted(named.value)
+    partition = evaluation.partition or (_partition(run) if run else None)
+    return [partition] if partition else []
+
+
+def _same_as_before(instance: dg.DagsterInstance, evaluation, run: dg.DagsterRun) -> bool:
+    """The execution of the check before this run's failed on the same partitions: alerting again would repeat it.
+    A new failing day, or a failure after a pass, is a new alert whatever the description says."""
     key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
     history = instance.event_log_storage.get_asset_check_execution_history(key, limit=50)  # newest first
     runs = [r.run_id for r in history]
-    if run_id not in runs:
+    if run.run_id not in runs:
         return False
-    for record in history[runs.index(run_id) + 1 :]:
+    for record in history[runs.index(run.run_id) + 1 :]:
         previous = record.event.dagster_event.event_specific_data if record.event else None
         if isinstance(previous, dg.AssetCheckEvaluation):
-            return not previous.passed and previous.description == evaluation.description
+            if previous.passed:
+                return False
+            previous_run = instance.get_run_by_id(record.run_id)
+            return failing_partitions(previous, previous_run) == failing_partitions(evaluation, run)
     return False
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from ai_platform import settings
+from ai_platform import alerts, settings
 from ai_platform.landing import LandingResource, complete_days, valid_names
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, run_window
 
@@ -123,6 +123,7 @@ def build_latest_day_checks(asset_keys: list[dg.AssetKey]) -> list[dg.AssetCheck
                     "expected_latest_day": expected[-1].isoformat() if expected else "none",
                     "latest_materialized_day": latest or "none",
                     "missing_days": len(missing),
+                    alerts.FAILING_METADATA: [d.isoformat() for d in missing],
                 },
             )
 

@@ -23,7 +23,12 @@ class ChampionConfig(dg.Config):
 def scored_on_week(spec: ModelSpec, version: str, week: str) -> registry.Candidate:
     """Model `version` scored on the days of `week` (the challenger's own, unseen by both)."""
     start = parse_day(week)
-    df, _ = training.load_days(spec, days(start, start + timedelta(days=spec.eval_days)))
+    return scored_on_days(spec, version, days(start, start + timedelta(days=spec.eval_days)))
+
+
+def scored_on_days(spec: ModelSpec, version: str, eval_days: list) -> registry.Candidate:
+    """Model `version` scored on `eval_days`."""
+    df, _ = training.load_days(spec, eval_days)
     test = training.labelled(spec, df)
     card = training.load_card(spec, version)
     booster = training.load_model(training.model_dir(spec, version) / "model.txt")
@@ -34,6 +39,7 @@ def scored_on_week(spec: ModelSpec, version: str, week: str) -> registry.Candida
 
 
 def challenger(spec: ModelSpec, week: str) -> registry.Candidate:
+    """The version `week` (a week or an off-cycle version) as evaluated on its own unseen days."""
     m = evaluation.load_metrics(spec.name, week)
     card = training.load_card(spec, week)
     return registry.Candidate(week, m["roc_auc"], m["log_loss"], m["ece"], card["features"] == list(spec.features))
@@ -80,7 +86,9 @@ def build_champion_asset(
         week = context.partition_key
         keys = weeks.get_partition_keys()
         earlier = keys[: keys.index(week)]
-        previous = registry.load_decision(spec, earlier[-1])["champion"] if earlier else None
+        # The champion this decision replaces: the earlier week's, or an off-cycle one taking effect by then.
+        prior = registry.decision_week_for(registry.effective_from(week), earlier, registry.offcycle_decisions(spec))
+        previous = registry.load_decision(spec, prior)["champion"] if prior else None
         asked = (
             {"to": config.rollback_to, "reason": config.reason}
             if config.rollback_to

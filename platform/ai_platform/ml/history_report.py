@@ -17,6 +17,7 @@ import numpy as np
 
 from ai_platform.files import write_atomic
 from ai_platform.ml.evaluation import _html_table, metrics_markdown
+from ai_platform.ml.registry import version_day
 
 _MISSING = "—"
 _TOP_FEATURES = 15
@@ -35,7 +36,7 @@ def _cell(v: Any) -> Any:
 
 
 def _summary(weeks: list[dict], decisions: list[dict]) -> dict[str, Any]:
-    ordered = sorted(decisions, key=lambda d: d["week"])
+    ordered = sorted(decisions, key=lambda d: d["effective_from"])
     actions = [d["action"] for d in ordered]
     champion = ordered[-1]["champion"] if ordered else (weeks[-1].get("champion") if weeks else None)
     out: dict[str, Any] = {
@@ -54,7 +55,7 @@ def _summary(weeks: list[dict], decisions: list[dict]) -> dict[str, Any]:
 def _decision_rows(decisions: list[dict]) -> list[list[Any]]:
     return [
         [_cell(d.get(k)) for k in ("week", "action", "champion", "previous", "effective_from", "reason")]
-        for d in sorted(decisions, key=lambda d: d["week"])
+        for d in sorted(decisions, key=lambda d: d["effective_from"])
     ]
 
 
@@ -84,7 +85,7 @@ def _draw_auc(fig: Any, weeks: list[dict], decisions: list[dict]) -> None:
         _message(fig, "no models yet")
         return
     ax = fig.add_subplot()
-    x = [date.fromisoformat(w["week"]) for w in weeks]
+    x = [version_day(w["week"]) for w in weeks]
     challenger, champion, baseline = (_series(weeks, f"{r}_auc") for r in ("challenger", "champion", "baseline"))
     ax.plot(x, challenger, "o-", color="tab:blue", lw=1.2, ms=5, label="challenger (new model, its own week)")
     # Small markers keep a week visible when both its neighbours are gaps.
@@ -100,7 +101,7 @@ def _draw_auc(fig: Any, weeks: list[dict], decisions: list[dict]) -> None:
         series = challenger if action == "promote" else champion
         pts = []
         for d in chosen:
-            ax.axvline(date.fromisoformat(d["week"]), color=colour, alpha=0.35, lw=1, zorder=0)
+            ax.axvline(version_day(d["week"]), color=colour, alpha=0.35, lw=1, zorder=0)
             i = index.get(d["week"])
             if i is not None and np.isfinite(series[i]):
                 pts.append((x[i], series[i]))

@@ -24,13 +24,13 @@ def predictions_path(spec: ModelSpec, day: date):
 
 def serving_version(spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, day: date) -> tuple[str | None, str | None]:
     """(decision week, model version) serving `day`; (None, None) before the first decision takes effect."""
-    week = registry.decision_week_for(day, weeks.get_partition_keys())
+    week = registry.decision_week_for(day, weeks.get_partition_keys(), registry.offcycle_decisions(spec))
     return (week, registry.load_decision(spec, week)["champion"]) if week else (None, None)
 
 
 def ready_to_serve(spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, day: date) -> bool:
     """Whether the decision serving `day` is made (or none is due yet): its predictions can be computed."""
-    week = registry.decision_week_for(day, weeks.get_partition_keys())
+    week = registry.decision_week_for(day, weeks.get_partition_keys(), registry.offcycle_decisions(spec))
     return week is None or registry.decision_path(spec, week).exists()
 
 

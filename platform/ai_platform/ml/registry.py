@@ -19,6 +19,7 @@ from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import parse_day
 
 DECISION_LAG = timedelta(days=7)  # the challenger's week must be over before it can be judged
+OFFCYCLE = "offcycle-"  # the version (and decision) name prefix of a model trained after a breach: offcycle-<day>
 
 
 def registry_dir(spec: ModelSpec):
@@ -33,15 +34,32 @@ def effective_from(week: str) -> date:
     return parse_day(week) + DECISION_LAG
 
 
-def decision_week_for(day: date, weeks: list[str]) -> str | None:
-    """The decision that chooses the model serving `day`: the latest one in effect on or before it."""
-    in_effect = [w for w in weeks if effective_from(w) <= day]
-    return in_effect[-1] if in_effect else None
+def version_day(version: str) -> date:
+    """A version's day: a weekly version is its week's first day, an off-cycle one its breach day."""
+    return parse_day(version.removeprefix(OFFCYCLE))
+
+
+def offcycle_decisions(spec: ModelSpec) -> dict[str, date]:
+    """The off-cycle decisions made: name -> the day they take effect."""
+    folder = decision_path(spec, "x").parent
+    return {
+        p.stem: date.fromisoformat(json.loads(p.read_text())["effective_from"])
+        for p in sorted(folder.glob(f"{OFFCYCLE}*.json"))
+    }
+
+
+def decision_week_for(day: date, weeks: list[str], offcycle: dict[str, date] | None = None) -> str | None:
+    """The decision that chooses the model serving `day`: the latest one in effect on or before it, weekly or
+    off-cycle (`offcycle`: see `offcycle_decisions`). A weekly decision taking effect the same day wins: it was
+    made knowing the off-cycle one."""
+    in_effect = [(effective_from(w), 1, w) for w in weeks if effective_from(w) <= day]
+    in_effect += [(eff, 0, name) for name, eff in (offcycle or {}).items() if eff <= day]
+    return max(in_effect)[2] if in_effect else None
 
 
 @dataclass(frozen=True)
 class Candidate:
-    version: str  # the model's week
+    version: str  # the model's week, or offcycle-<day>
     roc_auc: float
     log_loss: float
     ece: float
@@ -60,14 +78,22 @@ def gate_failures(spec: ModelSpec, c: Candidate) -> list[str]:
     return out
 
 
-def decide(spec: ModelSpec, week: str, challenger: Candidate, champion: Candidate | None) -> dict:
-    """The promotion decision of `week`: both candidates scored on the challenger's own week."""
+def decide(
+    spec: ModelSpec, week: str, challenger: Candidate, champion: Candidate | None, effective: date | None = None
+) -> dict:
+    """The promotion decision of `week` (or of an off-cycle version, in effect from `effective`): both
+    candidates scored on the challenger's own unseen days."""
+    effective = effective or effective_from(week)
     failures = gate_failures(spec, challenger)
     numbers = {"challenger": challenger.__dict__, "champion": champion.__dict__ if champion else None}
     if champion is None:
         if failures:
-            return _decision(week, "reject", None, None, "no champion yet; challenger " + "; ".join(failures), numbers)
-        return _decision(week, "bootstrap", challenger.version, None, "first model to pass its checks", numbers)
+            return _decision(
+                week, effective, "reject", None, None, "no champion yet; challenger " + "; ".join(failures), numbers
+            )
+        return _decision(
+            week, effective, "bootstrap", challenger.version, None, "first model to pass its checks", numbers
+        )
     gain = challenger.roc_auc - champion.roc_auc
     loss_increase = challenger.log_loss - champion.log_loss
     if failures:
@@ -78,22 +104,24 @@ def decide(spec: ModelSpec, week: str, challenger: Candidate, champion: Candidat
         reason = f"log loss {loss_increase:+.4f} worse than the tolerance {spec.promote_max_logloss_increase}"
     else:
         reason = f"AUC {challenger.roc_auc:.4f} vs {champion.roc_auc:.4f} ({gain:+.4f}), log loss {loss_increase:+.4f}"
-        return _decision(week, "promote", challenger.version, champion.version, reason, numbers)
-    return _decision(week, "keep", champion.version, champion.version, reason, numbers)
+        return _decision(week, effective, "promote", challenger.version, champion.version, reason, numbers)
+    return _decision(week, effective, "keep", champion.version, champion.version, reason, numbers)
 
 
 def rollback(week: str, to: str, previous: str | None, reason: str, numbers: dict) -> dict:
-    return _decision(week, "rollback", to, previous, reason, numbers)
+    return _decision(week, effective_from(week), "rollback", to, previous, reason, numbers)
 
 
-def _decision(week: str, action: str, champion: str | None, previous: str | None, reason: str, numbers: dict) -> dict:
+def _decision(
+    week: str, effective: date, action: str, champion: str | None, previous: str | None, reason: str, numbers: dict
+) -> dict:
     return {
         "week": week,
         "action": action,
         "champion": champion,
         "previous": previous,
         "reason": reason,
-        "effective_from": effective_from(week).isoformat(),
+        "effective_from": effective.isoformat(),
         "numbers": numbers,
     }
 
@@ -103,7 +131,8 @@ def save_decision(spec: ModelSpec, decision: dict, run_id: str) -> None:
     write_atomic(decision_path(spec, decision["week"]), json.dumps(decision, indent=2, sort_keys=True).encode())
     record = {**decision, "decided_at": datetime.now(UTC).isoformat(timespec="seconds"), "run_id": run_id}
     append_line(registry_dir(spec) / "audit.jsonl", json.dumps(record, sort_keys=True) + "\n")
-    history = [load_decision(spec, p.stem) for p in sorted(decision_path(spec, "x").parent.glob("*.json"))]
+    history = [load_decision(spec, p.stem) for p in decision_path(spec, "x").parent.glob("*.json")]
+    history.sort(key=lambda d: (d["effective_from"], not d["week"].startswith(OFFCYCLE)))
     write_atomic(registry_dir(spec) / "champion_history.json", json.dumps(history, indent=2).encode())
 
 

@@ -71,6 +71,9 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
     drift_psi_threshold: float = 0.25
     drift_tolerance: float = 3.0
     drift_top_features: int = 20
+    # A drift or realized-quality breach on day D trains an off-cycle version on the days up to D, evaluated on
+    # the `breach_eval_days` days after D (unseen) through the same gate; if promoted it serves from then on.
+    breach_eval_days: int = pydantic.Field(3, ge=1, le=7)
 
     @pydantic.field_validator("params")
     @classmethod
@@ -136,11 +139,10 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
             )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        from ai_platform.automation.drift_retrain import build_drift_retrain_sensor
+        from ai_platform.automation.breach_retrain import build_breach_retrain_sensor
         from ai_platform.features.assets import manifest
         from ai_platform.jobs import model_jobs
         from ai_platform.ml.assets import build_model_assets
-        from ai_platform.partitions import weekly
 
         try:
             self.check_columns(manifest())
@@ -149,6 +151,6 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
         defs = dg.Definitions(
             assets=build_model_assets(self),
             jobs=model_jobs(self),
-            sensors=[build_drift_retrain_sensor(self, weekly(self.window_weeks), f"train_and_evaluate_{self.name}")],
+            sensors=[build_breach_retrain_sensor(self, f"offcycle_{self.name}")],
         )
         return defs.map_asset_specs(func=lambda spec: spec.replace_attributes(owners=list(self.owners)))

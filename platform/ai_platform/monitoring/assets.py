@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from ai_platform import settings
+from ai_platform import alerts, settings
 from ai_platform.automation.retraining import retrain_condition
 from ai_platform.files import write_atomic
 from ai_platform.ml import drift, evaluation, training
@@ -18,6 +18,8 @@ from ai_platform.partitions import DAILY, parse_day
 GROUP = "monitoring"
 DRIFT_CHECK = "feature_drift"
 QUALITY_CHECK = "realized_auc_above_floor"
+# Breaches: alerted once per episode by the retrain_on_breach_<spec> sensor, not once per failing day.
+BREACH_CHECKS = frozenset({DRIFT_CHECK, QUALITY_CHECK})
 
 
 def monitoring_dir(spec: ModelSpec, kind: str):
@@ -139,7 +141,7 @@ def build_monitoring_assets(
                     description="no drift"
                     if not drifted
                     else "drift on " + "; ".join(f"{r['day']}: {', '.join(r['drifted'])}" for r in drifted[:10]),
-                    metadata={"drifted_days": ",".join(r["day"] for r in drifted)},
+                    metadata={alerts.FAILING_METADATA: [r["day"] for r in drifted]},
                 )
             ],
         )
@@ -177,10 +179,11 @@ def build_monitoring_assets(
                 dg.AssetCheckResult(
                     check_name=QUALITY_CHECK,
                     passed=not low,
-                    severity=dg.AssetCheckSeverity.WARN,
+                    severity=dg.AssetCheckSeverity.ERROR,
                     description="ok"
                     if not low
                     else "below the floor on " + ", ".join(f"{r['day']} ({r['roc_auc']:.3f})" for r in low[:10]),
+                    metadata={alerts.FAILING_METADATA: [r["day"] for r in low]},
                 )
             ],
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ai_platform import lake, quarantine, settings
+from ai_platform import alerts, lake, quarantine, settings
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.files import sha256
 from ai_platform.landing import LandingName, LandingResource, LandingZone, day_name, reference_name
@@ -95,7 +95,7 @@ def check_results(schema: TableSchema, per_file: dict[str, dict[str, Finding]]) 
     for spec in check_specs(schema):
         checked = {k: f[spec.name] for k, f in per_file.items() if spec.name in f}
         failing = {k: msg for k, msg in checked.items() if msg}
-        metadata = {"files_checked": len(checked), "failing": sorted(failing)}
+        metadata = {"files_checked": len(checked), alerts.FAILING_METADATA: sorted(failing)}
         if len(checked) < len(per_file):
             metadata["not_evaluated"] = dg.MetadataValue.text(
                 "files that did not parse: " + ", ".join(sorted(set(per_file) - set(checked)))

