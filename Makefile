@@ -55,7 +55,7 @@ chromium:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: install-dev $(MANIFEST) chromium
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --durations=15
 
 lint: install-dev
 	$(BIN)/ruff check platform assets_tests bench
