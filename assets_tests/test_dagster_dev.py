@@ -9,13 +9,16 @@ import json
 from datetime import date
 
 import polars as pl
+import pytest
 
 from ai_platform.landing import LocalZone, day_name
 from ai_platform.replay import replay
 from dev_server import DagsterDev
 
+pytestmark = pytest.mark.heavy
+
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
-TIMEOUT = 180
+TIMEOUT = 600
 SENSORS = ("landing_zone", "retraining", "alert_on_run_failure", "alert_on_failed_check", "alert_on_stale_asset")
 
 

@@ -22,6 +22,8 @@ from ai_platform.partitions import days
 from runs import make_run_until
 from sensor_runs import execute, tick
 
+pytestmark = pytest.mark.heavy
+
 SPEC = spec("flight_delay")
 
 UNTIL = date(2013, 3, 18)  # 11 weeks: three weekly models and their decisions
