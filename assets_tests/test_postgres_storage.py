@@ -106,6 +106,7 @@ def test_a_missing_connection_variable_fails_loading_and_names_it(home, monkeypa
         dg.DagsterInstance.get()
 
 
+@pytest.mark.heavy
 def test_runs_materializations_checks_and_a_sensor_run_are_stored_in_postgres(zone, data_dir, database, pg_instance):
     replay(zone, D1, D2)
     materialize_reference(pg_instance)

@@ -214,6 +214,7 @@ def test_cli_replay_years_lands_everything_the_partitions_hold(zone, data_dir, c
         cli.main(["replay", "--years", "0"])
 
 
+@pytest.mark.heavy
 def test_configured_partitions_and_a_synthetic_year_flow_through_raw_and_features(tmp_path):
     """AI_PLATFORM_START_DATE / _END_DATE move the daily and weekly partitions and the landing zone's accepted
     days (read when the code location loads, hence a fresh process); year 2 of a synthetic history from that

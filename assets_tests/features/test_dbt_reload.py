@@ -11,14 +11,17 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 import yaml
 
 from ai_platform import lake, settings
 from ai_platform.replay import replay
 from dev_server import DagsterDev
 
+pytestmark = pytest.mark.heavy
+
 DAY = date(2013, 1, 1)
-TIMEOUT = 240
+TIMEOUT = 600
 NEW_MODEL = "flights_per_origin_day"
 
 ASSET_QUERY = """

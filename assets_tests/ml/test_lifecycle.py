@@ -20,6 +20,8 @@ from ai_platform.partitions import days, weekly
 from runs import make_run_until
 from sensor_runs import execute, tick
 
+pytestmark = pytest.mark.heavy
+
 SPEC = spec("flight_delay")
 
 

@@ -16,6 +16,8 @@ from processes import free_port
 from runs import make_run_until
 from serving_process import serving
 
+pytestmark = pytest.mark.heavy  # a pipeline of weeks, then the service under load
+
 SPEC = spec("flight_delay")
 LAST = date(2013, 3, 11)  # two weekly models: 2013-02-26 serves from 03-05, the decision of 03-05 from 03-12
 HELD_OUT = date(2013, 3, 12)

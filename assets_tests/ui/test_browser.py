@@ -11,11 +11,14 @@ import re
 import shutil
 import subprocess
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from ai_platform import settings
 from browser import chromium_path, explain_failure, headless_chromium
 from dev_server import BIN, REPO, DagsterDev, instance_home
+
+pytestmark = pytest.mark.heavy
 
 END_DATE = "2013-03-06"  # exclusive: the model of week 2013-02-26 and its week, predictions for 2013-03-05
 PARTITION = "2013-01-02"
