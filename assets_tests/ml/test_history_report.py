@@ -107,7 +107,7 @@ def test_markdown_keeps_last_ten_decisions():
             "champion": "c",
             "previous": "c",
             "reason": "r",
-            "effective_from": "e",
+            "effective_from": f"2013-{m:02d}-08",  # rows are ordered by the day a decision takes effect
         }
         for m in range(12, 0, -1)
     ]
