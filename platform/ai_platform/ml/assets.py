@@ -59,14 +59,7 @@ def build_model_assets(spec: ModelSpec) -> list:
             + (f"the {spec.window_weeks} weeks" if spec.window == "trailing" else "every day")
             + " before the partition's week, saved in LightGBM's text format with a model card."
         ),
-        check_specs=[
-            dg.AssetCheckSpec(
-                "feature_set_matches_spec",
-                asset=model_key,
-                blocking=True,
-                description="The saved model file loads and uses exactly the spec's features, in order.",
-            )
-        ],
+        check_specs=versions.model_checks(model_key),
     )
     def model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         start = parse_day(context.partition_key)
@@ -86,16 +79,7 @@ def build_model_assets(spec: ModelSpec) -> list:
             "ROC-AUC, PR-AUC, log loss, Brier, calibration and lift over a historical baseline, "
             "with ROC, calibration and feature-importance plots and a standalone HTML report."
         ),
-        check_specs=[
-            dg.AssetCheckSpec(
-                "auc_above_floor", asset=evaluation_key, description=f"Out-of-time ROC-AUC >= {spec.auc_floor}."
-            ),
-            dg.AssetCheckSpec(
-                "beats_baseline",
-                asset=evaluation_key,
-                description=f"The model's AUC beats the `{spec.baseline}` baseline.",
-            ),
-        ],
+        check_specs=versions.evaluation_checks(spec, evaluation_key),
     )
     def model_evaluation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         start = parse_day(context.partition_key)

@@ -6,7 +6,7 @@ import dagster as dg
 import pydantic
 
 from ai_platform.automation.retraining import retrain_condition
-from ai_platform.ml import evaluation, registry, training
+from ai_platform.ml import evaluation, registry, training, versions
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import days, parse_day
 
@@ -111,17 +111,10 @@ def build_champion_asset(
             incumbent = scored_on_week(spec, previous, week) if previous else None
             decision = registry.decide(spec, week, challenger(spec, week), incumbent)
         registry.save_decision(spec, decision, context.run_id)
-        return dg.MaterializeResult(
-            metadata={
-                "action": decision["action"],
-                "champion": decision["champion"] or "none",
-                "previous": decision["previous"] or "none",
-                "reason": decision["reason"],
-                "serves_from": decision["effective_from"],
-                "history": dg.MetadataValue.md(_history_table(registry.history(spec))),
-                "history_file": dg.MetadataValue.path(str(registry.registry_dir(spec) / "champion_history.json")),
-            },
-            data_version=dg.DataVersion(decision["champion"] or "none"),
+        return versions.decision_result(
+            decision,
+            history=dg.MetadataValue.md(_history_table(registry.history(spec))),
+            history_file=dg.MetadataValue.path(str(registry.registry_dir(spec) / "champion_history.json")),
         )
 
     return champion

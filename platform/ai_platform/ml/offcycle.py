@@ -63,14 +63,7 @@ def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
         pool=LIGHTGBM_POOL,
         description=f"An off-cycle {spec.name} model after a breach on day D (partition offcycle-<D>): trained on "
         "the spec's window ending on D.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                "feature_set_matches_spec",
-                asset=model_key,
-                blocking=True,
-                description="The saved model file loads and uses exactly the spec's features, in order.",
-            )
-        ],
+        check_specs=versions.model_checks(model_key),
     )
     def offcycle_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         version = context.partition_key
@@ -85,16 +78,7 @@ def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
         pool=LIGHTGBM_POOL,
         description=f"The off-cycle model scored on the {spec.breach_eval_days} days after its breach day, "
         "which it never saw.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                "auc_above_floor", asset=evaluation_key, description=f"Out-of-time ROC-AUC >= {spec.auc_floor}."
-            ),
-            dg.AssetCheckSpec(
-                "beats_baseline",
-                asset=evaluation_key,
-                description=f"The model's AUC beats the `{spec.baseline}` baseline.",
-            ),
-        ],
+        check_specs=versions.evaluation_checks(spec, evaluation_key),
     )
     def offcycle_evaluation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         version = context.partition_key
@@ -117,15 +101,6 @@ def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
         effective = eval_days[-1] + timedelta(days=1)
         decision = registry.decide(spec, version, challenger(spec, version), incumbent, effective)
         registry.save_decision(spec, decision, context.run_id)
-        return dg.MaterializeResult(
-            metadata={
-                "action": decision["action"],
-                "champion": decision["champion"] or "none",
-                "previous": decision["previous"] or "none",
-                "reason": decision["reason"],
-                "serves_from": decision["effective_from"],
-            },
-            data_version=dg.DataVersion(decision["champion"] or "none"),
-        )
+        return versions.decision_result(decision)
 
     return [offcycle_model, offcycle_evaluation, offcycle_champion]

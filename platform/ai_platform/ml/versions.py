@@ -17,6 +17,44 @@ def png_markdown(path) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})")
 
 
+def model_checks(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The checks of a model version's asset (`train_version` evaluates them)."""
+    return [
+        dg.AssetCheckSpec(
+            "feature_set_matches_spec",
+            asset=key,
+            blocking=True,
+            description="The saved model file loads and uses exactly the spec's features, in order.",
+        )
+    ]
+
+
+def evaluation_checks(spec: ModelSpec, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The checks of a model version's evaluation asset (`evaluate_version` evaluates them)."""
+    return [
+        dg.AssetCheckSpec("auc_above_floor", asset=key, description=f"Out-of-time ROC-AUC >= {spec.auc_floor}."),
+        dg.AssetCheckSpec(
+            "beats_baseline", asset=key, description=f"The model's AUC beats the `{spec.baseline}` baseline."
+        ),
+    ]
+
+
+def decision_result(decision: dict, **metadata) -> dg.MaterializeResult:
+    """A champion decision as its asset's materialization: the decision's fields (and `metadata`), and the
+    champion as data version, so that what reads the champion reruns only when it changes."""
+    return dg.MaterializeResult(
+        metadata={
+            "action": decision["action"],
+            "champion": decision["champion"] or "none",
+            "previous": decision["previous"] or "none",
+            "reason": decision["reason"],
+            "serves_from": decision["effective_from"],
+            **metadata,
+        },
+        data_version=dg.DataVersion(decision["champion"] or "none"),
+    )
+
+
 def train_version(spec: ModelSpec, version: str, window: list[date]) -> dg.MaterializeResult:
     """Train model `version` on the days of `window`; save it with its card and reference profile."""
     df, data_versions = training.load_days(spec, window)
