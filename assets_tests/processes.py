@@ -47,3 +47,17 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
             _LIBC.prctl(pr_set_pdeathsig, sig)
 
     return arm
+
+
+def live_processes() -> dict[int, tuple[int, int, str]]:
+    """Live (not zombie) processes: pid -> (parent pid, process group, command line)."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # state, ppid, pgrp, ...
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            out[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), cmdline)
+    return out

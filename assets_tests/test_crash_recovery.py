@@ -31,6 +31,7 @@ from ai_platform import settings
 from ai_platform.landing import LocalZone
 from ai_platform.partitions import range_tags
 from ai_platform.replay import replay
+from processes import live_processes
 
 pytestmark = pytest.mark.heavy
 
@@ -86,16 +87,7 @@ def _env(s: Setup, home: Path) -> dict[str, str]:
 
 def _group_processes(pgid: int) -> dict[int, str]:
     """Live processes of the process group `pgid`, with their command lines."""
-    out = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-            out[int(stat.parent.name)] = cmdline
-    return out
+    return {pid: cmdline for pid, (_, group, cmdline) in live_processes().items() if group == pgid}
 
 
 def _finish(proc: subprocess.Popen, log: Path) -> None:

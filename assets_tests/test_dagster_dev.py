@@ -17,6 +17,7 @@ import pytest
 from ai_platform.landing import LocalZone, day_name
 from ai_platform.replay import replay
 from dev_server import DagsterDev
+from processes import live_processes
 
 pytestmark = pytest.mark.heavy
 
@@ -101,23 +102,9 @@ def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path):
         assert stale_assets(home) == expected  # nothing else: after three days no weekly model has a partition
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Live processes: pid -> (parent pid, command line)."""
-    out = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            out[int(stat.parent.name)] = (int(fields[1]), cmdline)
-    return out
-
-
 def _dbt_build_under(home: Path) -> tuple[int, int] | None:
     """(run worker pid, dbt pid) of a `dbt build` started by a run of the instance at `home`."""
-    for pid, (ppid, cmdline) in _processes().items():
+    for pid, (ppid, _, cmdline) in live_processes().items():
         try:
             ours = f"DAGSTER_HOME={home}\0".encode() in Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:
