@@ -131,7 +131,8 @@ def load_model(path: Path):
 def predict(booster, spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
     if booster.feature_name() != list(spec.features):
         raise ValueError(f"the model's features differ from spec {spec.name}'s")
-    return booster.predict(matrix(spec, df, vocab), num_threads=cores.lgbm_threads())
+    # One thread: a day's or a week's rows score in milliseconds, less than probing for idle cores (0.1 s).
+    return booster.predict(matrix(spec, df, vocab), num_threads=1)
 
 
 def feature_importance(booster) -> dict[str, float]:
