@@ -9,8 +9,8 @@ and failed requests while the champion is swapped during a load run.
 4. Batches: requests of 1,000 flights (the 966 of 2013-03-12 and the first of 2013-03-13) in a row: flights/s.
 5. Swap: --seconds of load (2 client threads sending single-flight requests) while the champion of week
    2013-03-05 is switched back and forth every 5 s by a rollback decision (the registry's files, as
-   `ml/<spec>/champion` writes them); every non-200 answer or transport error counts as failed. The decision is
-   restored afterwards.
+   `ml/<spec>/champion` writes them); every non-200 answer or transport error counts as failed; then whether
+   /models names the last swap's champion within 10 s. The decision is restored afterwards.
 
 Prints the figures and writes data/bench/serving.json. Usage: `.venv/bin/python bench/serving.py
 [--work DIR] [--single 2000] [--seconds 30]`.
@@ -127,7 +127,12 @@ def main() -> None:
                 to, prev = versions[(len(swaps) + 1) % 2], versions[len(swaps) % 2]
                 registry.save_decision(model, registry.rollback(WEEK, to, prev, "bench: swap", {}), run_id="bench")
                 swaps.append(to)
-            seen = client.get("/models").json()[0]["champion_version"]
+            # The watcher picks a swap up at its next poll (every second): give it time rather than asking at once.
+            deadline = time.monotonic() + 10
+            while (seen := client.get("/models").json()[0]["champion_version"]) != swaps[-1]:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
         finally:
             stop.set()
             for w in workers:

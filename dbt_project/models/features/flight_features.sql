@@ -54,7 +54,7 @@ weather_recent as (
     select
         t.flight_id,
         {%- for name, d in var('request_features').weather.items() %}
-        {{ weather_feature(d) }} as {{ name }}{{ ',' if not loop.last }}
+        {{ weather_feature(d) }} as {{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from targets as t
     left join weather as w

@@ -34,24 +34,39 @@ hist_{{ name }}_{{ days }} as (
 {% endfor %}
 
 {% for name, keys in grains.items() %}
+{%- set grain_windows = windows | selectattr(0, 'equalto', name) | map(attribute=1) | list %}
 entity_{{ name }} as (
     select
         '{{ name }}' as grain,
         '{{ keys | join(",") }}' as keys,
-        {% for k in keys %}t.{{ k }},{% endfor %}
-        {%- for n, days in windows if n == name %}
-        h_{{ days }}.* exclude (flight_date, {{ keys | join(', ') }}, {{ name }}_{{ days }}d_max_day),
-        {%- endfor %}
+        {% for k in keys %}
+        t.{{ k }},
+        {% endfor %}
+        {% for days in grain_windows %}
+        h_{{ days }}.{{ name }}_flights_{{ days }}d,
+        h_{{ days }}.{{ name }}_delay_rate_{{ days }}d,
+        h_{{ days }}.{{ name }}_cancel_rate_{{ days }}d,
+        h_{{ days }}.{{ name }}_mean_dep_delay_{{ days }}d{% if not loop.last %},{% endif %}
+        {% endfor %}
     from targets_{{ name }} as t
-    {%- for n, days in windows if n == name %}
+    {% for days in grain_windows %}
     left join hist_{{ name }}_{{ days }} as h_{{ days }}
-        on {% for k in keys %}t.{{ k }} is not distinct from h_{{ days }}.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-    {%- endfor %}
+        on t.{{ keys[0] }} is not distinct from h_{{ days }}.{{ keys[0] }}
+        {% for k in keys[1:] %}
+        and t.{{ k }} is not distinct from h_{{ days }}.{{ k }}
+        {% endfor %}
+    {% endfor %}
 ),
 {% endfor %}
 
 planes as (
-    select 'plane' as grain, 'tailnum' as keys, tailnum, plane_year, seats, engines
+    select
+        'plane' as grain,
+        'tailnum' as keys,
+        tailnum,
+        plane_year,
+        seats,
+        engines
     from {{ ref('stg_planes') }}
 )
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai_platform.ml import training
-from ai_platform.serving.features import feature_frame
+from ai_platform.serving.features import feature_columns
 from ai_platform.serving.state import Holder
 
 MAX_FLIGHTS = 10_000
@@ -73,7 +73,7 @@ def _unprocessable(field: list, message: str) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": ["body", *field], "msg": message, "input": None}])
 
 
-def _weather_records(request: PredictRequest) -> dict[str, dict]:
+def weather_records(request: PredictRequest) -> dict[str, dict]:
     out = {}
     for origin, hours in request.weather.items():
         records = {}
@@ -114,8 +114,10 @@ def create_app(holder: Holder) -> FastAPI:
             for name, m in state.models.items()
         ]
 
+    # On the event loop, not in FastAPI's thread pool: scoring is short and CPU-bound (it holds the GIL), so a
+    # thread per request only adds a hand-off to each one.
     @app.post("/models/{spec}/predict")
-    def predict(spec: str, request: PredictRequest) -> Response:
+    async def predict(spec: str, request: PredictRequest) -> Response:
         state = holder.current  # one state for the whole request, whatever the watcher swaps meanwhile
         served = state.models.get(spec)
         if served is None:
@@ -132,10 +134,8 @@ def create_app(holder: Holder) -> FastAPI:
                 )
             if f.origin not in request.weather:
                 raise _unprocessable(["weather", f.origin], f"no hourly weather for origin {f.origin} (flights[{i}])")
-        frame = feature_frame(
-            request.flights, _weather_records(request), state.snapshot, served.spec.features, served.spec.categorical
-        )
-        scores = served.booster.predict(training.matrix(served.spec, frame, served.vocabulary), num_threads=1)
+        columns = feature_columns(request.flights, weather_records(request), state.snapshot, served.spec.features)
+        scores = served.booster.predict(training.matrix_of_columns(served.spec, columns, served.codes), num_threads=1)
         body = {
             "model": spec,
             "model_version": served.version,

