@@ -9,10 +9,11 @@ and monitors it, as a real day's does (the bench fails if no champion scored it)
 
 For each measured day it prints the time to raw/flights and flight_features (and to the day's predictions),
 and where the time went, from the instance's own records of the run that built the day's features: landing
--> the landing sensor's tick (waiting for it) -> run created (the tick), created -> dequeued (the run queue),
-dequeued -> started (launch: the code server spawns the run worker, which loads the code location), started
--> first step (the worker's start-up), the raw steps, the dbt step (of which dbt's own model and test time
-and the lake export; the rest is dbt's start-up), the predictions and monitoring steps. Prints the medians
+-> the landing sensor's tick (waiting for it) -> run created (the tick) -> enqueued (run submission: the
+sensor daemon stores a planned event per asset and check of the run) -> starting (the run queue) -> the run
+worker's first event (spawning it) -> started (it loads the code location) -> first step, then the raw steps,
+the dbt step (of which dbt's own model and test time and the lake export; the rest is dbt's start-up), the
+predictions and monitoring steps and the checks that are steps of their own. Prints the medians
 and writes data/bench/sensor_latency.json. Usage: `.venv/bin/python bench/sensor_latency.py [--days N]`
 (also run by `make bench`).
 """
