@@ -134,7 +134,13 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _mark_failed(instance: dg.DagsterInstance, run_id: str) -> None:
-    """What Dagster's run monitoring does for a run whose worker died: fail it and free its pool slots."""
+    """Fail the killed run and free its pool slots, which nothing in Dagster does for it here.
+
+    Under `dagster dev` the code server that launched a run fails it when its worker dies, and run monitoring
+    frees its slots (test_dagster_dev.py's killed-run-worker test frees nothing by hand). These runs execute in a
+    plain process (crash_runs: execute_job, as `make run` executes in-process), which no code server watches:
+    run monitoring would fail them only at its max runtime (6 h), and meanwhile their slots block the recovery.
+    """
     run = instance.get_run_by_id(run_id)
     assert run.status == dg.DagsterRunStatus.STARTED  # nobody could record the end of the killed run
     instance.report_run_failed(run, "the run worker was killed (kill -9 of its process group)")
