@@ -9,6 +9,7 @@ import yaml
 
 from ai_platform import settings
 from ai_platform.landing import LocalZone
+from instance_dirs import instance_dir
 from postgres_server import PostgresServer, embedded_postgresql
 from s3_server import S3Server, seaweedfs
 
@@ -34,10 +35,15 @@ def instance_overrides() -> dict:
 
 @pytest.fixture
 def instance(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as inst:
-        yield inst
+    with instance_dir(tmp_path) as home, dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as i:
+        yield i
+
+
+@pytest.fixture
+def dagster_home(tmp_path) -> Iterator[Path]:
+    """An empty folder for the DAGSTER_HOME of a `dagster dev` or CLI process the test starts."""
+    with instance_dir(tmp_path) as home:
+        yield home
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from ai_platform.partitions import range_tags
+from instance_dirs import instance_dir
 
 
 def materialize_days(instance: dg.DagsterInstance, first: date, last: date) -> dg.ExecuteInProcessResult:
@@ -41,10 +42,10 @@ def make_run_until(
     from ai_platform.progress import Reporter
     from conftest import instance_overrides
 
-    (root / "home").mkdir()
     with (
         pytest.MonkeyPatch.context() as mp,
-        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
+        instance_dir(root) as home,
+        dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as instance,
     ):
         mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
         mp.setenv(settings.LGBM_THREADS_ENV, "2")

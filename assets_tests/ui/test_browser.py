@@ -125,9 +125,9 @@ def check_evaluation_report(page: Page, ui: str, shots) -> None:
         expect(dialog).to_be_hidden()
 
 
-def test_the_ui_shows_the_graph_and_the_reports_and_launches_a_partition(tmp_path):
+def test_the_ui_shows_the_graph_and_the_reports_and_launches_a_partition(tmp_path, dagster_home):
     chromium_path()  # before a minute of set-up: a machine without Chromium fails here, saying so
-    home, data, shots = instance_home(tmp_path / "home"), tmp_path / "data", tmp_path / "screenshots"
+    home, data, shots = instance_home(dagster_home), tmp_path / "data", tmp_path / "screenshots"
     shots.mkdir()
     env = {
         settings.DATA_DIR_ENV: str(data),
