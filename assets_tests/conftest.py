@@ -13,12 +13,16 @@ from instance_dirs import instance_dir
 from postgres_server import PostgresServer, embedded_postgresql
 from s3_server import S3Server, seaweedfs
 
+# LightGBM threads of every pipeline a test runs: `make test` runs one xdist worker per core, and two OpenMP threads
+# beside a busy core train ~3 times slower than one (ml/cores.py); the thread count changes no tree.
+LGBM_THREADS = "1"
+
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(settings.DATA_DIR_ENV, str(tmp_path / "data"))
     monkeypatch.delenv(settings.LANDING_URI_ENV, raising=False)
-    monkeypatch.setenv(settings.LGBM_THREADS_ENV, "2")
+    monkeypatch.setenv(settings.LGBM_THREADS_ENV, LGBM_THREADS)
     return tmp_path / "data"
 
 

@@ -40,7 +40,7 @@ def make_run_until(
     from ai_platform.ml.specs import spec, specs
     from ai_platform.pipeline import run
     from ai_platform.progress import Reporter
-    from conftest import instance_overrides
+    from conftest import LGBM_THREADS, instance_overrides
 
     with (
         pytest.MonkeyPatch.context() as mp,
@@ -48,7 +48,7 @@ def make_run_until(
         dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as instance,
     ):
         mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
-        mp.setenv(settings.LGBM_THREADS_ENV, "2")
+        mp.setenv(settings.LGBM_THREADS_ENV, LGBM_THREADS)
         mp.setenv("AI_PLATFORM_ALERTS_FILE", str(root / "alerts.jsonl"))
         chosen = [spec(m) for m in models] if models else specs()
         yield run(defs, chosen, until=until, instance=instance, out=Reporter.quiet()), instance

@@ -30,6 +30,7 @@ from ai_platform import settings
 from ai_platform.landing import LocalZone
 from ai_platform.partitions import range_tags
 from ai_platform.replay import replay
+from conftest import LGBM_THREADS
 from instance_dirs import instance_dir
 from processes import live_processes
 
@@ -81,7 +82,7 @@ def _env(s: Setup, home: Path) -> dict[str, str]:
         "DAGSTER_HOME": str(home),
         settings.DATA_DIR_ENV: str(s.data),
         settings.LANDING_URI_ENV: str(s.landing),
-        settings.LGBM_THREADS_ENV: "2",
+        settings.LGBM_THREADS_ENV: LGBM_THREADS,
     }
 
 
