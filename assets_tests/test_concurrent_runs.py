@@ -170,9 +170,9 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
     return best
 
 
-def test_four_daily_runs_at_once_share_duckdb_safely(tmp_path, data_dir, zone):
+def test_four_daily_runs_at_once_share_duckdb_safely(dagster_home, data_dir, zone):
     assert flights_dbt.op.pool == DUCKDB_POOL
-    home = tmp_path / "home"
+    home = dagster_home
     env = {settings.DATA_DIR_ENV: str(data_dir), "AI_PLATFORM_LGBM_THREADS": "1"}
     t0 = time.monotonic()
     with DagsterDev(home, env) as dev:

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from ai_platform import settings
 from ai_platform.landing import LocalZone
 from ai_platform.partitions import range_tags
 from ai_platform.replay import replay
+from conftest import LGBM_THREADS
+from instance_dirs import instance_dir
 from processes import live_processes
 
 pytestmark = pytest.mark.heavy
@@ -81,7 +82,7 @@ def _env(s: Setup, home: Path) -> dict[str, str]:
         "DAGSTER_HOME": str(home),
         settings.DATA_DIR_ENV: str(s.data),
         settings.LANDING_URI_ENV: str(s.landing),
-        settings.LGBM_THREADS_ENV: "2",
+        settings.LGBM_THREADS_ENV: LGBM_THREADS,
     }
 
 
@@ -229,19 +230,15 @@ def _crash_in_training(s: Setup, instance: dg.DagsterInstance) -> str:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("crash")
-    # The instances' SQLite files go to memory when it can: a 64-day run stores ~1,500 events, each a commit,
-    # and an fsync costs ~45 ms on this disk (the run's own data stays on disk, under `root`).
-    shm = Path("/dev/shm")
-    homes = Path(tempfile.mkdtemp(prefix="crash_homes_", dir=shm if os.access(shm, os.W_OK) else root))
-    s = Setup(root, root / "landing", root / "data", root / "reference", _home(homes / "crash"))
-    try:
-        yield _run_all(s, homes)
-    finally:
-        for proc in s.procs:  # only if a failure left one of this test's run processes behind
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        shutil.rmtree(homes, ignore_errors=True)
+    with instance_dir(root, "crash_homes_") as homes:  # a 64-day run stores ~1,500 events, each a commit
+        s = Setup(root, root / "landing", root / "data", root / "reference", _home(homes / "crash"))
+        try:
+            yield _run_all(s, homes)
+        finally:
+            for proc in s.procs:  # only if a failure left one of this test's run processes behind
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
 
 def _run_all(s: Setup, homes: Path) -> Setup:

@@ -46,8 +46,8 @@ def stale_assets(home) -> set[str]:
     return {a["asset"] for a in alert_lines(home) if a["kind"] == "freshness"}
 
 
-def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path):
-    home, data = tmp_path / "home", tmp_path / "data"
+def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path, dagster_home):
+    home, data = dagster_home, tmp_path / "data"
     zone = LocalZone(data / "landing")
     env = {
         "AI_PLATFORM_DATA_DIR": str(data),
@@ -114,10 +114,10 @@ def _dbt_build_under(home: Path) -> tuple[int, int] | None:
     return None
 
 
-def test_a_killed_run_worker_is_failed_and_frees_its_slot_for_the_next_run(tmp_path):
+def test_a_killed_run_worker_is_failed_and_frees_its_slot_for_the_next_run(tmp_path, dagster_home):
     """kill -9 of a run worker inside its dbt step (holding the single `duckdb` slot): run monitoring fails the
     run and frees the slot, and the next day's run succeeds; the test frees nothing itself."""
-    home, data = tmp_path / "home", tmp_path / "data"
+    home, data = dagster_home, tmp_path / "data"
     zone = LocalZone(data / "landing")
     env = {
         "AI_PLATFORM_DATA_DIR": str(data),

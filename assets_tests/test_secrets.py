@@ -8,6 +8,7 @@ captured output and log records, the alerts file, and every file under the insta
 
 import logging
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 from dagster._serdes import serialize_value
@@ -70,7 +71,8 @@ def test_no_secret_reaches_metadata_logs_alerts_or_files(
     for r in instance.get_runs():
         places[f"run {r.run_id} tags/config"] = serialize_value(r)
         places[f"run {r.run_id} events"] = "\n".join(serialize_value(e) for e in instance.all_logs(r.run_id))
-    for path in tmp_path.rglob("*"):  # the instance's storage, the data directory and the alerts file
+    written = [*tmp_path.rglob("*"), *Path(instance.root_directory).rglob("*")]
+    for path in written:  # the data directory and the alerts file, the instance's storage
         if path.is_file():
             places[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
     assert len(places) > 20

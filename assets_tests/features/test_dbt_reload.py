@@ -65,7 +65,9 @@ def model_properties(project: Path, model: str) -> tuple[Path, dict, dict]:
     raise LookupError(f"{model} is documented in no YAML file under {project / 'models'}")
 
 
-def test_edited_and_new_models_show_after_a_reload_and_runs_do_not_parse_dbt_again(tmp_path, data_dir, zone):
+def test_edited_and_new_models_show_after_a_reload_and_runs_do_not_parse_dbt_again(
+    tmp_path, dagster_home, data_dir, zone
+):
     project = tmp_path / "dbt_project"
     shutil.copytree(
         settings.dbt_project_dir(),
@@ -79,7 +81,7 @@ def test_edited_and_new_models_show_after_a_reload_and_runs_do_not_parse_dbt_aga
         settings.SENSOR_INTERVAL_ENV: "2",
         settings.LGBM_THREADS_ENV: "1",
     }
-    with DagsterDev(tmp_path / "home", env) as dev:
+    with DagsterDev(dagster_home, env) as dev:
         before = asset(dev, "stg_planes")
         assert before["groupName"] == "features" and asset(dev, NEW_MODEL) is None
         assert "is_widebody" not in columns(before)

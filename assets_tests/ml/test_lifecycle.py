@@ -17,7 +17,7 @@ from ai_platform.ml.champion import scored_on_week
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.specs import spec
 from ai_platform.partitions import days, weekly
-from runs import make_run_until
+from runs import LAKE_UNTIL, copy_of_lake
 from sensor_runs import execute, tick
 
 pytestmark = pytest.mark.heavy
@@ -29,15 +29,16 @@ def serving_version_of(day: date) -> str | None:
     return serving_version(SPEC, weekly(SPEC.window_weeks), day)[1]
 
 
-UNTIL = date(2013, 3, 18)  # 11 weeks: three weekly models and their decisions
+UNTIL = LAKE_UNTIL  # 11 weeks: three weekly models and their decisions
 WEEKS = ["2013-02-26", "2013-03-05", "2013-03-12"]
 CHAMPION = dg.AssetKey(["ml", "flight_delay", "champion"])
+DRIFT = dg.AssetKey(["monitoring", "flight_delay", "feature_drift"])
 
 
 @pytest.fixture(scope="module")
-def eleven_weeks(tmp_path_factory):
+def eleven_weeks(session_lake, tmp_path_factory):
     root = tmp_path_factory.mktemp("lifecycle")
-    with make_run_until(root, UNTIL, models=["flight_delay"]) as (_, instance):
+    with copy_of_lake(session_lake, root) as (_, instance):
         yield instance, root
 
 
@@ -145,10 +146,11 @@ def test_injected_drift_trips_the_check_and_one_breach_episode_brings_an_offcycl
 
     requests, _ = tick(instance)
     (request,) = requests
-    assert dg.AssetKey(["monitoring", "flight_delay", "feature_drift"]) in request.asset_selection
+    assert DRIFT in request.asset_selection
     result = execute(instance, request)
 
-    drift_check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "feature_drift")
+    checks = result.get_asset_check_evaluations()
+    (drift_check,) = [e for e in checks if e.asset_check_key == dg.AssetCheckKey(DRIFT, "feature_drift")]
     assert not drift_check.passed and "2013-03-14" in drift_check.description
     assert "dest" in drift_check.description
     assert drift_check.severity == dg.AssetCheckSeverity.ERROR

@@ -23,6 +23,7 @@ from ai_platform.files import sha256
 from ai_platform.landing import Entry, LocalZone, day_name
 from ai_platform.replay import replay
 from conftest import instance_overrides
+from instance_dirs import instance_dir
 from runs import materialize_reference
 
 HISTORY = (date(2013, 1, 1), date(2013, 1, 14))  # two clean weeks: the row-count check has its trailing weeks
@@ -172,11 +173,11 @@ CORPUS = [
 def landed(tmp_path_factory):
     """Clean history in the lake, and one landed day per corpus case after it."""
     root = tmp_path_factory.mktemp("corpus")
-    (root / "home").mkdir()
     last = FIRST_CASE_DAY + timedelta(days=len(CORPUS) - 1)
     with (
         pytest.MonkeyPatch.context() as mp,
-        dg.instance_for_test(temp_dir=str(root / "home"), overrides=instance_overrides()) as instance,
+        instance_dir(root) as home,
+        dg.instance_for_test(temp_dir=str(home), overrides=instance_overrides()) as instance,
     ):
         mp.setenv(settings.DATA_DIR_ENV, str(root / "data"))
         mp.delenv(settings.LANDING_URI_ENV, raising=False)

@@ -1,26 +1,28 @@
 """The Dagster UI in a real browser: what `make run` then `make dev` show a newcomer.
 
-`ai-platform run` fills an instance with 9 weeks (the first weekly model, its evaluation report and one day of
-predictions), `dagster dev -w workspace.yaml` serves it, and headless Chromium checks the asset graph, launches
-one partition from the partition dialog, and opens the evaluation report's plots. The screenshots it takes are
-the README's: `UPDATE_SCREENSHOTS=1` copies them to docs/screenshots/.
+`ai-platform run` fills an instance with 11 weeks (the session's lake: three weekly models of each spec, their
+evaluation reports and their days' predictions), `dagster dev -w workspace.yaml` serves a copy of it, and headless
+Chromium checks the asset graph, launches one partition from the partition dialog, and opens the evaluation report's
+plots. The screenshots it takes are the README's: `UPDATE_SCREENSHOTS=1` copies them to docs/screenshots/.
 """
 
 import os
 import re
 import shutil
-import subprocess
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from ai_platform import settings
 from browser import chromium_path, explain_failure, headless_chromium
-from dev_server import BIN, REPO, DagsterDev, instance_home
+from dev_server import REPO, DagsterDev, instance_home
+from runs import LAKE_UNTIL, copy_lake
 
 pytestmark = pytest.mark.heavy
 
-END_DATE = "2013-03-06"  # exclusive: the model of week 2013-02-26 and its week, predictions for 2013-03-05
+END_DATE = (LAKE_UNTIL + timedelta(days=1)).isoformat()  # exclusive: the partitions `ai-platform run` filled
+LATEST_WEEK = "2013-03-12"
 PARTITION = "2013-01-02"
 GROUPS = {
     "raw": ["flights", "weather", "planes", "airports", "airlines"],
@@ -114,7 +116,7 @@ def open_plot(page: Page, key: str) -> Locator:
 
 def check_evaluation_report(page: Page, ui: str, shots) -> None:
     page.goto(f"{ui}/assets/ml/flight_delay/evaluation")
-    expect(page.get_by_text("2013-02-26", exact=True).first).to_be_visible()  # the latest materialized week
+    expect(page.get_by_text(LATEST_WEEK, exact=True).first).to_be_visible()  # the latest materialized week
     auc = float(metadata_row(page, "roc_auc").get_by_text(re.compile(r"^0\.\d+$")).first.inner_text())
     assert 0.55 < auc < 1, auc
     page.screenshot(path=shots / "evaluation.png")
@@ -125,24 +127,17 @@ def check_evaluation_report(page: Page, ui: str, shots) -> None:
         expect(dialog).to_be_hidden()
 
 
-def test_the_ui_shows_the_graph_and_the_reports_and_launches_a_partition(tmp_path):
+def test_the_ui_shows_the_graph_and_the_reports_and_launches_a_partition(tmp_path, dagster_home, session_lake):
     chromium_path()  # before a minute of set-up: a machine without Chromium fails here, saying so
-    home, data, shots = instance_home(tmp_path / "home"), tmp_path / "data", tmp_path / "screenshots"
+    data, shots = tmp_path / "data", tmp_path / "screenshots"
     shots.mkdir()
+    copy_lake(session_lake, data, dagster_home)
+    home = instance_home(dagster_home)
     env = {
         settings.DATA_DIR_ENV: str(data),
         settings.END_DATE_ENV: END_DATE,
         settings.LGBM_THREADS_ENV: "1",
     }
-    made = subprocess.run(
-        [str(BIN / "ai-platform"), "run"],
-        cwd=REPO,
-        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
 
     with DagsterDev(home, env) as dev, headless_chromium() as browser:
         dev.skip_welcome_dialog()
