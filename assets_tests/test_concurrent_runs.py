@@ -101,16 +101,31 @@ query Logs($runId: ID!, $cursor: String) {
 """
 
 
-def stop_all_sensors(dev: DagsterDev) -> list[str]:
-    """Stop every sensor, so that nothing but this test launches runs; returns their names."""
+def stop_all_sensors(dev: DagsterDev, timeout: float = 300.0) -> list[str]:
+    """Stop every sensor, so that nothing but this test launches runs; returns their names.
+
+    The daemon stores a sensor's state (RUNNING, its default) when it first evaluates it, which can race the stop:
+    the stop then fails ("already present") or is overwritten. So it is repeated until every sensor reads STOPPED
+    on two checks a daemon loop (5 s) apart.
+    """
     selector = {"repositoryLocationName": dev.location, "repositoryName": dev.repository}
-    repo = dev.graphql(SENSORS_QUERY, {"selector": selector})["repositoryOrError"]
-    assert repo["__typename"] == "Repository", repo
-    for sensor in repo["sensors"]:
-        ids = {"jobOriginId": sensor["jobOriginId"], "jobSelectorId": sensor["sensorState"]["selectorId"]}
-        result = dev.graphql(STOP_SENSOR, ids)["stopSensor"]
-        assert result["__typename"] == "StopSensorMutationResult", result
-    return [s["name"] for s in repo["sensors"]]
+    deadline, confirmed, errors = time.monotonic() + timeout, False, []
+    while True:
+        repo = dev.graphql(SENSORS_QUERY, {"selector": selector})["repositoryOrError"]
+        assert repo["__typename"] == "Repository", repo
+        running = [s for s in repo["sensors"] if s["sensorState"]["status"] != "STOPPED"]
+        if not running and confirmed:
+            return [s["name"] for s in repo["sensors"]]
+        confirmed = not running
+        for sensor in running:
+            ids = {"jobOriginId": sensor["jobOriginId"], "jobSelectorId": sensor["sensorState"]["selectorId"]}
+            result = dev.graphql(STOP_SENSOR, ids)["stopSensor"]
+            if result["__typename"] != "StopSensorMutationResult":
+                errors.append(f"{sensor['name']}: {result}")
+        if time.monotonic() > deadline:
+            statuses = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
+            raise AssertionError(f"sensors not all stopped after {timeout:.0f} s: {statuses}; stop errors: {errors}")
+        time.sleep(6.0 if confirmed else 1.0)
 
 
 def launch(dev: DagsterDev, job: str, tags: dict[str, str] | None = None) -> str:
