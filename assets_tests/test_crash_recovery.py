@@ -213,7 +213,8 @@ def _crash_in_training(s: Setup, instance: dg.DagsterInstance) -> str:
     step_started = time.monotonic()
     _wait_for("LightGBM to be loaded", proc, log, lambda: _lightgbm_loaded(proc.pid))
     fitting_from = time.monotonic()
-    time.sleep(2.0)  # well into lgb.train: the step takes ~20 s here, saving is its last few milliseconds
+    # At once: `training.fit` loads LightGBM just before binning the window, so the fit lies ahead on any machine;
+    # a fixed sleep here let a fast fit (one thread, lr 0.1: about 2 s) save its model first.
     _kill_group(proc)
     s.kills["training"] = {
         "seconds_after_step_start": round(time.monotonic() - step_started, 2),
