@@ -3,7 +3,7 @@ new snapshot and a new champion picked up without a restart or a failed request.
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -13,20 +13,20 @@ from ai_platform.ml.predictions import predictions_path
 from ai_platform.ml.specs import spec
 from ai_platform.serving.replay_requests import requests_for
 from processes import free_port
-from runs import make_run_until
+from runs import LAKE_UNTIL, copy_of_lake
 from serving_process import serving
 
-pytestmark = pytest.mark.heavy  # a pipeline of weeks, then the service under load
+pytestmark = pytest.mark.heavy  # the session's weeks of pipeline, then the service under load
 
 SPEC = spec("flight_delay")
-LAST = date(2013, 3, 11)  # two weekly models: 2013-02-26 serves from 03-05, the decision of 03-05 from 03-12
-HELD_OUT = date(2013, 3, 12)
+# Three decided weeks: 2013-02-26 serves from 03-05, 03-05 from 03-12, and the decision of 03-12 from 03-19.
+LAST, HELD_OUT, DECISION = LAKE_UNTIL, LAKE_UNTIL + timedelta(days=1), "2013-03-12"
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
+def running(session_lake, tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
-    with make_run_until(root, LAST, models=[SPEC.name]) as (_, instance):
+    with copy_of_lake(session_lake, root) as (_, instance):
         with serving(root / "data", free_port(), root / "serve.log") as client:
             yield client, instance
 
@@ -49,8 +49,8 @@ def body(day: date, n: int | None = None) -> tuple[list[str], dict]:
 def test_models_and_health_name_the_champion_and_its_features(running):
     client, _ = running
     (model,) = [m for m in client.get("/models").json() if m["name"] == SPEC.name]
-    decision = registry.load_decision(SPEC, "2013-03-05")
-    assert model["champion_version"] == decision["champion"] and model["decision_week"] == "2013-03-05"
+    decision = registry.load_decision(SPEC, DECISION)
+    assert model["champion_version"] == decision["champion"] and model["decision_week"] == DECISION
     assert model["features_as_of"] == LAST.isoformat() and model["features"] == list(SPEC.features)
     assert client.get("/health").json()["models"][SPEC.name] == decision["champion"]
 
@@ -144,11 +144,11 @@ def test_every_feature_computed_online_equals_flight_features_of_the_held_out_da
 
 def test_a_champion_swap_under_load_fails_no_request(running):
     client, _ = running
-    week = "2013-03-05"
+    week = DECISION
     decision = registry.load_decision(SPEC, week)
     current = decision["champion"]
     other = "2013-02-26" if current == "2013-03-05" else "2013-03-05"
-    _, request = body(date(2013, 3, 13), 20)
+    _, request = body(HELD_OUT + timedelta(days=1), 20)
     statuses, stop = [], threading.Event()
 
     def load():
