@@ -148,6 +148,7 @@ class DagsterDev:
             self.stop()
             raise
         self.startup_s = time.monotonic() - t0
+        print(f"{time.strftime('%H:%M:%S')} dagster dev loaded: {self.startup_s:.1f} s")
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -196,11 +197,13 @@ class DagsterDev:
 
     def wait_for(self, predicate: Callable[[], T], timeout: float, interval: float = 1.0, what: str = "condition") -> T:
         """Poll `predicate` until it returns something truthy, and return that; fail early if `dagster dev` died."""
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = start + timeout
         while True:
             self._check_alive(what)
             last = predicate()
             if last:
+                print(f"{time.strftime('%H:%M:%S')} {what}: {time.monotonic() - start:.1f} s")  # shown on failure
                 return last
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{what}: not reached within {timeout:.0f} s; last observed: {last!r}")

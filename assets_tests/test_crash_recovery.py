@@ -138,7 +138,7 @@ def _mark_failed(instance: dg.DagsterInstance, run_id: str) -> None:
     """Fail the killed run and free its pool slots, which nothing in Dagster does for it here.
 
     Under `dagster dev` the code server that launched a run fails it when its worker dies, and run monitoring
-    frees its slots (test_dagster_dev.py's killed-run-worker test frees nothing by hand). These runs execute in a
+    frees its slots (test_run_monitoring.py frees nothing by hand). These runs execute in a
     plain process (crash_runs: execute_job, as `make run` executes in-process), which no code server watches:
     run monitoring would fail them only at its max runtime (6 h), and meanwhile their slots block the recovery.
     """
