@@ -46,7 +46,9 @@ run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# Tests spend much of their time waiting on servers and subprocesses: one worker per core (2 here: 16 -> 10 min).
+# Tests spend much of their time waiting on servers and subprocesses: one worker more than the cores keeps every
+# core busy (2 cores, quiet: 2 workers 464 s; 3 workers 405-438 s, the cores 96-97% busy).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # --dist loadscope hands out whole modules, so a module's fixture (weeks of pipeline) is built once, not once per
 # worker; the tests marked `heavy` are handed out first (assets_tests/conftest.py), so no worker ends on one alone.
 # The browser test (assets_tests/ui/) drives the system's Chromium: Playwright cannot download its own here.
@@ -57,7 +59,7 @@ chromium:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: install-dev $(MANIFEST) chromium
-	$(BIN)/pytest -n auto --dist loadscope --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 lint: install-dev
 	$(BIN)/ruff check platform assets_tests bench
