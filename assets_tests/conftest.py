@@ -16,8 +16,8 @@ from postgres_server import PostgresServer, embedded_postgresql
 from runs import build_lake
 from s3_server import S3Server, seaweedfs
 
-# LightGBM threads of every pipeline a test runs: `make test` runs one xdist worker per core, and two OpenMP threads
-# beside a busy core train ~3 times slower than one (ml/cores.py); the thread count changes no tree.
+# LightGBM threads of every pipeline a test runs: `make test` runs an xdist worker for every core and one more, and two
+# OpenMP threads beside a busy core train ~3 times slower than one (ml/cores.py); the thread count changes no tree.
 LGBM_THREADS = "1"
 
 
