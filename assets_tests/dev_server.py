@@ -167,9 +167,14 @@ class DagsterDev:
         except subprocess.TimeoutExpired:
             pass
         if _signal_group(pgid, signal.SIGTERM):
-            while _signal_group(pgid, 0) and time.monotonic() < deadline:
+            while _group_alive(pgid) and time.monotonic() < deadline:
                 time.sleep(0.2)
             _signal_group(pgid, signal.SIGKILL)
+            # kill() returns before the processes are gone: a run worker still holding the warehouse's lock would
+            # fail the test's next read of it (seen on a busy machine).
+            deadline = time.monotonic() + 30
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.1)
         self._proc.wait()
         self._proc = None
 
@@ -328,6 +333,19 @@ def _signal_group(pgid: int, sig: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group is still running. Zombies hold no file or lock, and are left out: reparented
+    orphans are reaped only when PID 1 does it, which not every container's PID 1 does."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def _error_text(error: dict) -> str:
