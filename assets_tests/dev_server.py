@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from processes import free_port
+from processes import free_port, live_processes
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.prefix) / "bin"
@@ -336,16 +336,8 @@ def _signal_group(pgid: int, sig: int) -> bool:
 
 
 def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group is still running. Zombies hold no file or lock, and are left out: reparented
-    orphans are reaped only when PID 1 does it, which not every container's PID 1 does."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    """Whether a process of the group still runs (zombies hold no lock; not every container's PID 1 reaps them)."""
+    return any(group == pgid for _, group, _ in live_processes().values())
 
 
 def _error_text(error: dict) -> str:
