@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from ai_platform import settings
+from ai_platform import settings, upstream_fixes
 from ai_platform.automation.alert_sensors import (
     alert_on_failed_check,
     alert_on_run_failure,
@@ -22,6 +22,8 @@ from ai_platform.ml.specs import spec_definitions, specs
 from ai_platform.monitoring.assets import GROUP as MONITORING_GROUP
 from ai_platform.partitions import days, weekly
 from ai_platform.raw import assets as raw
+
+upstream_fixes.apply()
 
 feature_keys = sorted(features.flights_dbt.keys)
 exported_keys = [dg.AssetKey(e.model) for e in features.lake_exports(features.manifest())]
