@@ -62,15 +62,17 @@ def test_new_days_run_raw_and_features_then_nothing_until_something_changes(any_
     assert tick(instance, cursor)[0] == []
 
 
-def test_a_late_day_and_a_corrected_day_rebuild_the_days_whose_history_reads_them(any_zone, data_dir, instance):
-    replay(any_zone, D1, D3)
+def test_a_late_day_and_a_corrected_day_rebuild_the_days_whose_history_reads_them(zone, data_dir, instance):
+    """On a folder only: which days a change rebuilds does not depend on the zone, and a rewritten object is
+    detected on S3 by test_same_bytes_while_the_run_is_pending_and_a_revert_to_earlier_bytes."""
+    replay(zone, D1, D3)
     requests, cursor = tick(instance)
     assert execute(instance, requests[0]).success
     before = {d: lake.source_of(lake.raw_day_path("flights", d))["sha256"] for d in (D1, D2, D3)}
 
     name = landing.day_name("flights", D2)
-    corrected = pl.read_csv(any_zone.read(name), infer_schema=False).with_columns(dep_delay=pl.lit("600"))
-    _put(any_zone, str(name), corrected.write_csv().encode())
+    corrected = pl.read_csv(zone.read(name), infer_schema=False).with_columns(dep_delay=pl.lit("600"))
+    _put(zone, str(name), corrected.write_csv().encode())
     requests, cursor = tick(instance, cursor)
 
     (run,) = requests
@@ -105,18 +107,19 @@ def test_same_bytes_while_the_run_is_pending_and_a_revert_to_earlier_bytes(any_z
     assert lake.source_of(lake.raw_day_path("weather", D1))["sha256"] == sha256(original)
 
 
-def test_a_day_waits_for_its_other_tables_before_its_features(any_zone, data_dir, instance):
-    replay(any_zone, D1, D1)
+def test_a_day_waits_for_its_other_tables_before_its_features(zone, data_dir, instance):
+    """On a folder only: what a half-landed day requests is planned from the zone's listing, whatever the zone."""
+    replay(zone, D1, D1)
     requests, cursor = tick(instance)
     assert execute(instance, requests[0]).success
-    flights = pl.read_csv(any_zone.read(landing.day_name("flights", D1)), infer_schema=False)
-    _put(any_zone, "flights/2013-01-02.csv", flights.with_columns(day=pl.lit("2")).write_csv().encode())
+    flights = pl.read_csv(zone.read(landing.day_name("flights", D1)), infer_schema=False)
+    _put(zone, "flights/2013-01-02.csv", flights.with_columns(day=pl.lit("2")).write_csv().encode())
 
     (raw_only,), cursor = tick(instance, cursor)
     assert raw_only.partition_key == "2013-01-02"
     assert raw_only.asset_selection == [dg.AssetKey(["raw", "flights"])]
 
-    replay(any_zone, D2, D2)  # weather of day 2 lands (flights are left as they are... replay rewrites them)
+    replay(zone, D2, D2)  # weather of day 2 lands (flights are left as they are... replay rewrites them)
     (run,), cursor = tick(instance, cursor)
     assert run.partition_key == "2013-01-02" and FEATURES in run.asset_selection
 
