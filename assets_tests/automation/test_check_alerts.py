@@ -2,6 +2,7 @@
 
 import json
 import logging
+import uuid
 from datetime import date, timedelta
 
 import dagster as dg
@@ -92,3 +93,13 @@ def test_a_check_failing_on_a_new_day_alerts_again_whatever_its_description(
     assert len(raw_run(D1)) == 1  # the same day failing again: no repeat
     break_day(D2)
     assert [a["partition"] for a in raw_run(D2)] == [D1.isoformat(), D2.isoformat()]  # a new bad day: alerted
+
+
+def test_days_in_flight_are_the_days_of_active_runs_and_no_offcycle_partition(instance):
+    """An off-cycle model run in flight (partition `offcycle-<day>`, launched by a drift or quality breach) beside a
+    run of days: the latest_day_arrived checks of that run count only the days, and do not fail on the other key."""
+    for tags in (range_tags(D1, D2), {"dagster/partition": "offcycle-2013-01-03"}):
+        instance.add_run(
+            dg.DagsterRun(job_name="a_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags=tags)
+        )
+    assert freshness.days_in_flight(instance) == {D1, D2}

@@ -46,6 +46,15 @@ def parse_day(value: str) -> date:
     return day
 
 
+def is_day(value: str) -> bool:
+    """Whether a partition key is a day (daily and weekly keys are; off-cycle keys, `offcycle-<day>`, are not)."""
+    try:
+        parse_day(value)
+    except ValueError:
+        return False
+    return True
+
+
 def days(start: date, end: date) -> list[date]:
     """Days in the half-open window [start, end)."""
     return [start + timedelta(days=i) for i in range((end - start).days)]

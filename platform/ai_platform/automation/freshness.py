@@ -13,7 +13,7 @@ import dagster as dg
 
 from ai_platform import alerts, settings
 from ai_platform.landing import LandingResource, complete_days, valid_names
-from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, run_window
+from ai_platform.partitions import END_DATE, START_DATE, days, is_day, parse_day, run_window
 
 CLOCK_ENV = "AI_PLATFORM_CLOCK"
 ACTIVE_RUN_STATUSES = [
@@ -82,12 +82,13 @@ def expected_days_of_run(run_id: str, landing: LandingResource) -> list[date]:
 
 
 def days_in_flight(instance: dg.DagsterInstance) -> set[date]:
-    """Days that a queued or running run is materializing: not missing, only not done yet."""
+    """Days that a queued or running run is materializing: not missing, only not done yet. An off-cycle run's
+    partition (`offcycle-<day>`) is not a day: such a run materializes no daily partition."""
     active = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES))
     out: set[date] = set()
     for run in active:
         window = run_window(run.tags)
-        if window:
+        if window and all(map(is_day, window)):
             out.update(days(parse_day(window[0]), parse_day(window[1]) + timedelta(days=1)))
     return out
 
