@@ -1,8 +1,8 @@
 """Training cost of the full year, per spec: the platform against a plain-LightGBM floor, quiet and beside a
 competing CPU-bound process.
 
-1. A lake holding the year's features, built once with the platform's own jobs (replay, reference tables, every
-   day through raw and dbt) and kept in data/bench/training/base/.
+1. A lake holding the year's features, built with the platform's own jobs (replay, reference tables, every
+   day through raw and dbt) and kept in data/bench/training/base/ until the dbt project changes.
 2. The platform (a fresh process, data directory and instance; the lake's feature files copied in): per spec the
    44 weekly `train_and_evaluate_<spec>` runs (model, evaluation, champion decision), then the year's
    `predict_and_monitor_<spec>` run. Seconds per step kind from Dagster's step stats; out-of-time AUC per week.
@@ -219,6 +219,18 @@ def step_one_thread(work: Path, spec_names: list[str]) -> dict:
 # --- the parent: prepares, runs the steps, compares -----------------------------------------------------------
 
 
+def _dbt_checksum() -> str:
+    """sha256 of the dbt project's models, macros and settings: the lake's features are those of this project."""
+    from ai_platform import settings
+
+    project = settings.dbt_project_dir()
+    files = sorted([project / "dbt_project.yml", *(project / "models").rglob("*"), *(project / "macros").rglob("*")])
+    digest = hashlib.sha256()
+    for path in (p for p in files if p.is_file()):
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _copy_features(base: Path, data: Path) -> None:
     shutil.rmtree(data.parent, ignore_errors=True)
     shutil.copytree(base / "data" / "lake" / "features", data / "lake" / "features")
@@ -261,11 +273,12 @@ def main() -> None:
 
     names = args.specs.split(",") if args.specs else [s.name for s in specs()]
     base = work / "base"
-    if not (base / "ready").exists():
+    built_by = _dbt_checksum()
+    if not (base / "ready").exists() or (base / "ready").read_text().split()[0] != built_by:
         shutil.rmtree(base, ignore_errors=True)
-        print("building the year's lake (once; kept in", base, ")", flush=True)
+        print("building the year's lake (kept in", base, "until the dbt project changes)", flush=True)
         _, seconds, _ = child("lake", work, env_for(base / "data", base / "home"))
-        (base / "ready").write_text(f"{seconds:.0f} s\n")
+        (base / "ready").write_text(f"{built_by} {seconds:.0f} s\n")
 
     runs = {}
     for label, competing in (("quiet", False), ("busy", True)):

@@ -11,6 +11,7 @@ from ai_platform.replay import replay
 from runs import materialize_days, materialize_reference
 
 OUTCOMES = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]
+STATUS_LEAD_MINUTES = 60  # flight_features.sql's status_lead_minutes: the day so far, this long before departure
 
 
 def test_the_partition_window_is_a_half_open_date_window():
@@ -50,8 +51,11 @@ def test_a_range_of_days_is_featurized_exported_and_checked_by_dbt_tests(zone, d
     assert all(checks.values()), checks
 
 
-def test_features_of_a_day_do_not_change_with_its_own_or_later_outcomes(zone, data_dir, instance):
-    """Leakage: tamper with the outcomes of days >= D and delete days > D; D's features stay put."""
+def test_features_of_a_flight_do_not_change_with_outcomes_known_only_later(zone, data_dir, instance):
+    """Leakage: tamper with the outcomes of day D's flights scheduled from noon on and of the days after D, and
+    delete those days. The features of D's flights scheduled before 13:00 stay put: they see the day as it stood
+    an hour before their departure (STATUS_LEAD_MINUTES), when no tampered flight was due yet. The later flights'
+    day-so-far features do change: the tampering reached them."""
     d = date(2013, 1, 20)
     replay(zone, date(2013, 1, 1), d + timedelta(days=3))
     materialize_reference(instance)
@@ -60,8 +64,15 @@ def test_features_of_a_day_do_not_change_with_its_own_or_later_outcomes(zone, da
 
     path = zone.path(landing.day_name("flights", d))
     flights = pl.read_csv(path, infer_schema=False)
+    afternoon = pl.col("sched_dep_time").cast(pl.Int32) >= 1200  # hhmm
     flights = flights.with_columns(
-        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("NA")).otherwise(pl.lit("250")).alias(c) for c in OUTCOMES
+        pl.when(afternoon & (pl.int_range(pl.len()) % 2 == 0))
+        .then(pl.lit("NA"))
+        .when(afternoon)
+        .then(pl.lit("250"))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in OUTCOMES
     )
     path.write_text(flights.write_csv())
     for later in (d + timedelta(days=i) for i in range(1, 4)):
@@ -72,5 +83,8 @@ def test_features_of_a_day_do_not_change_with_its_own_or_later_outcomes(zone, da
     after = pl.read_parquet(lake.features_day_path("flight_features", d))
 
     labels = [c for c in before.columns if c.startswith("label_")]
-    assert after.drop(labels).equals(before.drop(labels))
+    morning = pl.col("sched_dep_minute_of_day") < 12 * 60 + STATUS_LEAD_MINUTES
+    assert after.filter(morning).drop(labels).equals(before.filter(morning).drop(labels))
     assert not after.select(labels).equals(before.select(labels))  # the tampering reached the day
+    status = ["origin_late_share_so_far", "origin_known_dep_delay_so_far", "tail_prev_leg_known_dep_delay"]
+    assert not after.filter(~morning).select(status).equals(before.filter(~morning).select(status))

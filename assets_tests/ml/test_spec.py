@@ -29,7 +29,7 @@ def test_the_shipped_specs_load_from_yaml():
         assert model.params == {**DEFAULT_PARAMS, **attributes.get("params", {})}
     flight_delay = spec("flight_delay")
     assert (flight_delay.features_model, flight_delay.label) == ("flight_features", "label_arr_delayed")
-    assert flight_delay.window == "expanding"
+    assert (flight_delay.window, flight_delay.window_weeks) == ("trailing", 8)
     late = spec("late_departure")
     assert (late.features_model, late.label, late.window) == (
         "late_departure_features",
@@ -154,8 +154,7 @@ def test_training_windows_end_the_day_before_the_models_week(window, expected):
 
 
 def test_an_expanding_window_stops_growing_at_max_window_weeks():
-    model = spec("flight_delay")
-    assert (model.window, model.max_window_weeks) == ("expanding", 52)
+    model = spec("flight_delay").model_copy(update={"window": "expanding", "max_window_weeks": 52})
     assert model.training_start(date(2013, 12, 24), date(2013, 1, 1)) == date(2013, 1, 1)  # 2013: every day
     assert model.training_start(date(2022, 12, 13), date(2013, 1, 1)) == date(2021, 12, 14)  # 10 years on: 52 weeks
 

@@ -1,4 +1,5 @@
 {%- set history_days = 56 -%}
+{%- set status_lead_minutes = var('status_lead_minutes') -%}
 {{
     config(
         unique_key='flight_date',
@@ -8,8 +9,9 @@
 {#-
   One row per scheduled flight of the partition window, with features known before its scheduled
   departure: the published schedule of its day, weather at the origin at the scheduled hour (a
-  forecast proxy), plane attributes, and outcome history strictly before its day. Label columns
-  (label_*) are outcomes and never features.
+  forecast proxy), plane attributes, outcome history strictly before its day, and the day's departures
+  as they stand an hour before its scheduled departure (status_lead_minutes). Label columns (label_*)
+  are outcomes and never features.
 -#}
 {%- set grains = history_grains() -%}
 {%- set windows = history_windows() -%}
@@ -83,8 +85,49 @@ schedule as (
                 then (sched_dep_hour * 60 + sched_dep_minute) - lag(sched_dep_hour * 60 + sched_dep_minute) over (
                     partition by flight_date, tailnum order by sched_dep_time, flight_id
                 )
-        end as tail_prev_departure_gap_min
+        end as tail_prev_departure_gap_min,
+        -- The plane's previous NYC departure that day, as known status_lead_minutes before this one (see status).
+        case
+            when tailnum is not null
+                then {{ known_delay(
+                    'lag(dep_delay) over (partition by flight_date, tailnum order by sched_dep_time, flight_id)',
+                    'lag(sched_dep_hour * 60 + sched_dep_minute) over (partition by flight_date, tailnum order by sched_dep_time, flight_id)',
+                    'sched_dep_hour * 60 + sched_dep_minute - ' ~ status_lead_minutes
+                ) }}
+        end as tail_prev_leg_known_dep_delay
     from targets
+),
+
+departures as (
+    select
+        *,
+        sched_dep_hour * 60 + sched_dep_minute as sched_minute,
+        sched_dep_hour * 60 + sched_dep_minute - {{ status_lead_minutes }} as known_at
+    from targets
+),
+
+status as (
+    -- The origin's departures of the day as they stand at `known_at`, status_lead_minutes before the flight's
+    -- scheduled departure: those scheduled from 2 h to 16 min before that moment (each then late or not for
+    -- sure), late if they left more than 15 min late or had not left by then (macros/status.sql).
+    select
+        t.flight_id,
+        count(o.flight_id) as origin_departures_so_far,
+        avg(({{ known_delay('o.dep_delay', 'o.sched_minute', 't.known_at') }} > 15)::integer)
+            as origin_late_share_so_far,
+        avg({{ known_delay('o.dep_delay', 'o.sched_minute', 't.known_at') }}) as origin_known_dep_delay_so_far,
+        avg(
+            case
+                when o.carrier = t.carrier
+                    then ({{ known_delay('o.dep_delay', 'o.sched_minute', 't.known_at') }} > 15)::integer
+            end
+        ) as origin_carrier_late_share_so_far
+    from departures as t
+    left join departures as o
+        on t.flight_date = o.flight_date
+        and t.origin = o.origin
+        and o.sched_minute between t.known_at - 120 and t.known_at - 16
+    group by t.flight_id
 )
 
 select
@@ -107,6 +150,12 @@ select
     s.tail_day_legs,
     s.tail_leg_number,
     s.tail_prev_departure_gap_min,
+    -- the day's departures so far, an hour before the scheduled departure
+    s.tail_prev_leg_known_dep_delay,
+    st.origin_departures_so_far,
+    st.origin_late_share_so_far,
+    st.origin_known_dep_delay_so_far,
+    st.origin_carrier_late_share_so_far,
     -- weather at the origin (vars request_features.weather)
     {%- for name in var('request_features').weather %}
     wr.{{ name }},
@@ -135,6 +184,7 @@ select
 from targets as t
 inner join schedule as s using (flight_id)
 inner join weather_recent as wr using (flight_id)
+inner join status as st using (flight_id)
 left join {{ ref('stg_planes') }} as p
     on t.tailnum = p.tailnum
 {% for name, days in windows %}

@@ -29,6 +29,12 @@ select
     tail_day_legs,
     tail_leg_number,
     tail_prev_departure_gap_min,
+    -- the day's departures so far, an hour before the scheduled departure
+    tail_prev_leg_known_dep_delay,
+    origin_departures_so_far,
+    origin_late_share_so_far,
+    origin_known_dep_delay_so_far,
+    origin_carrier_late_share_so_far,
     -- weather at the origin
     temp,
     dewp,

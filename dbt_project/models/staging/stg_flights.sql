@@ -16,7 +16,8 @@ select
     minute as sched_dep_minute,
     sched_dep_time,
     sched_arr_time,
-    -- Outcomes: known only after departure; never inputs for the same or a later day.
+    -- Outcomes: known only after departure; never inputs of the same flight, and other flights' only as they
+    -- stood before its departure (flight_features' `status`).
     dep_time,
     dep_delay,
     arr_time,

@@ -61,6 +61,13 @@ class Flight(Strict):
     tail_day_legs: Count | None = None
     tail_leg_number: Count | None = None
     tail_prev_departure_gap_min: int | None = None
+    # The day's departures as they stood an hour (dbt var status_lead_minutes) before this flight's scheduled
+    # departure, from the caller's operations feed: flight_features' columns of the same names. None: unknown.
+    tail_prev_leg_known_dep_delay: int | None = None
+    origin_departures_so_far: Count | None = None
+    origin_late_share_so_far: float | None = Field(None, ge=0, le=1)
+    origin_known_dep_delay_so_far: float | None = None
+    origin_carrier_late_share_so_far: float | None = Field(None, ge=0, le=1)
 
 
 class PredictRequest(Strict):

@@ -3,7 +3,8 @@
 The features computed from the request alone (schedule, calendar, the origin's hourly weather) are evaluated
 from their one definition, dbt_project.yml's vars `request_features` (which flight_features turns into SQL,
 macros/request_features.sql); the outcome history and plane attributes are looked up in the online snapshot
-(built by the same dbt macros). The scheduled congestion counts are schedule facts the caller sends.
+(built by the same dbt macros). The scheduled congestion counts are schedule facts the caller sends, and the
+day's departures so far (an hour before each flight's) status facts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import yaml
 from ai_platform import settings
 from ai_platform.serving.snapshot import Snapshot
 
-# Schedule fields a request gives as they are (flight_features' columns of the same names).
+# Schedule and status fields a request gives as they are (flight_features' columns of the same names).
 SCHEDULE_FIELDS = (
     "carrier",
     "flight",
@@ -33,6 +34,12 @@ SCHEDULE_FIELDS = (
     "tail_day_legs",
     "tail_leg_number",
     "tail_prev_departure_gap_min",
+    # the day's departures so far, as the caller's operations feed gives them
+    "tail_prev_leg_known_dep_delay",
+    "origin_departures_so_far",
+    "origin_late_share_so_far",
+    "origin_known_dep_delay_so_far",
+    "origin_carrier_late_share_so_far",
 )
 CALENDAR = {
     "isodow": date.isoweekday,
