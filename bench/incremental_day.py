@@ -6,8 +6,8 @@ For each history length H (tokens like 1m, 1y, 10y, 9w, 45d; m = 30 days, y = a 
 2. `ai-platform replay --years N` lands the history; the reference tables, then ALL history days through raw and
    dbt features as one single-run range (`daily_ingest_and_features`);
 3. then, --days times: make the champion decision serving the next new day if it is not made yet (see
-   `_ensure_decision`: the first one trains, evaluates and decides its week on the expanding window, i.e. every
-   day of the history; the decisions before it are not computed, one stub "no champion" stands for them, so the
+   `_ensure_decision`: the first one trains, evaluates and decides its week on the spec's window (the 8 weeks
+   before it); the decisions before it are not computed, one stub "no champion" stands for them, so the
    week bootstraps), land ONE new day (`replay --years`), evaluate the landing sensor as the daemon would
    (timed: "tick"), and run what it requests (`landing_refresh`: raw -> features -> predictions -> monitoring)
    in a fresh process, timed from its start (so its import of the code location counts, as a run worker's
@@ -19,8 +19,7 @@ Prints a table (medians over the new days) and writes data/bench/incremental_day
 `.venv/bin/python bench/incremental_day.py [--histories 1m,1y,10y] [--days 3] [--keep DIR]`. With --keep,
 DIR/<history>/ keeps each built history; running again reuses it and takes the next new days (up to CAPACITY
 days after the history); a new day whose week is not decided yet keeps the champion through a rollback decision,
-without retraining. Building 10 years took ~20 min (raw + features as one run) plus 10-20 min and ~19 GB of RAM to
-train its champion on the expanding window, on 2 shared cores.
+without retraining. Building 10 years took ~20 min (raw + features as one run) on 2 shared cores.
 """
 
 import argparse
