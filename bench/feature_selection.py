@@ -17,9 +17,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from training import FIRST_HALF_END  # the weeks before it choose features and parameters (bench/training.py)
+
 REPO = Path(__file__).resolve().parents[1]
 LAKE = REPO / "data" / "bench" / "training" / "base" / "data"
-FIRST_HALF_END = "2013-07-01"
 
 
 def weekly_models(spec, year, weeks: list[str]) -> dict:
