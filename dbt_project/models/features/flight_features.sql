@@ -65,6 +65,15 @@ weather_recent as (
     group by t.flight_id
 ),
 
+departures as (
+    -- Each flight's scheduled minute of its day, and the moment its day-so-far features describe.
+    select
+        *,
+        sched_dep_hour * 60 + sched_dep_minute as sched_minute,
+        sched_dep_hour * 60 + sched_dep_minute - {{ status_lead_minutes }} as known_at
+    from targets
+),
+
 schedule as (
     -- Congestion from the published schedule (cancelled flights included: they were scheduled).
     select
@@ -75,35 +84,17 @@ schedule as (
         count(*) over (partition by flight_date, carrier) as carrier_day_scheduled,
         case when tailnum is not null then count(*) over (partition by flight_date, tailnum) end
             as tail_day_legs,
-        case
-            when tailnum is not null
-                then row_number() over (partition by flight_date, tailnum order by sched_dep_time, flight_id)
-        end as tail_leg_number,
+        case when tailnum is not null then row_number() over plane_day end as tail_leg_number,
         -- Scheduled minutes since the plane's previous NYC departure that day: a tight rotation.
-        case
-            when tailnum is not null
-                then (sched_dep_hour * 60 + sched_dep_minute) - lag(sched_dep_hour * 60 + sched_dep_minute) over (
-                    partition by flight_date, tailnum order by sched_dep_time, flight_id
-                )
-        end as tail_prev_departure_gap_min,
+        case when tailnum is not null then sched_minute - lag(sched_minute) over plane_day end
+            as tail_prev_departure_gap_min,
         -- The plane's previous NYC departure that day, as known status_lead_minutes before this one (see status).
         case
             when tailnum is not null
-                then {{ known_delay(
-                    'lag(dep_delay) over (partition by flight_date, tailnum order by sched_dep_time, flight_id)',
-                    'lag(sched_dep_hour * 60 + sched_dep_minute) over (partition by flight_date, tailnum order by sched_dep_time, flight_id)',
-                    'sched_dep_hour * 60 + sched_dep_minute - ' ~ status_lead_minutes
-                ) }}
+                then {{ known_delay('lag(dep_delay) over plane_day', 'lag(sched_minute) over plane_day', 'known_at') }}
         end as tail_prev_leg_known_dep_delay
-    from targets
-),
-
-departures as (
-    select
-        *,
-        sched_dep_hour * 60 + sched_dep_minute as sched_minute,
-        sched_dep_hour * 60 + sched_dep_minute - {{ status_lead_minutes }} as known_at
-    from targets
+    from departures
+    window plane_day as (partition by flight_date, tailnum order by sched_dep_time, flight_id)
 ),
 
 status as (

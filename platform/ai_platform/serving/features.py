@@ -50,10 +50,14 @@ AGGREGATES = {"sum": sum, "min": min, "max": max}
 
 
 @cache
+def dbt_vars() -> dict:
+    """dbt_project.yml's vars (read once per process: the service restarts for a dbt change)."""
+    return yaml.safe_load((settings.dbt_project_dir() / "dbt_project.yml").read_text())["vars"]
+
+
 def definitions() -> dict:
-    """dbt_project.yml's vars `request_features` (read once per process: the service restarts for a dbt change)."""
-    project = yaml.safe_load((settings.dbt_project_dir() / "dbt_project.yml").read_text())
-    return project["vars"]["request_features"]
+    """dbt_project.yml's vars `request_features`."""
+    return dbt_vars()["request_features"]
 
 
 def _hours(kind: str, hour: int) -> slice:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import polars as pl
-import yaml
 
-from ai_platform import settings
 from ai_platform.raw.ingest import parse
 from ai_platform.raw.schemas import FLIGHTS, WEATHER
 from ai_platform.replay import read_source
+from ai_platform.serving.features import dbt_vars
 
 WEATHER_FIELDS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
 
@@ -65,8 +64,7 @@ def _known_delay(dep_delay: pl.Expr, scheduled: pl.Expr, known_at: pl.Expr) -> p
 def status(day: date) -> pl.DataFrame:
     """The day's schedule (`schedule`) with its departures as they stood status_lead_minutes (dbt var) before each
     flight's scheduled departure: flight_features' `status` columns, computed from the day's outcomes."""
-    lead = yaml.safe_load((settings.dbt_project_dir() / "dbt_project.yml").read_text())["vars"]["status_lead_minutes"]
-    df = schedule(day).with_columns(known_at=pl.col("minute_of_day") - lead)
+    df = schedule(day).with_columns(known_at=pl.col("minute_of_day") - dbt_vars()["status_lead_minutes"])
     tail = pl.col("tailnum").is_not_null()
     df = df.with_columns(
         tail_prev_leg_known_dep_delay=pl.when(tail).then(
