@@ -20,6 +20,7 @@ LGBM_THREADS_ENV = "AI_PLATFORM_LGBM_THREADS"
 EXECUTOR_ENV = "AI_PLATFORM_EXECUTOR"
 EXECUTORS = ("in_process", "multiprocess", "k8s", "celery")
 SENSOR_INTERVAL_ENV = "AI_PLATFORM_SENSOR_INTERVAL_SECONDS"
+AUTOMATION_INTERVAL_ENV = "AI_PLATFORM_AUTOMATION_INTERVAL_SECONDS"
 DAY_SECONDS_ENV = "AI_PLATFORM_DAY_SECONDS"
 RETRAIN_CRON_ENV = "AI_PLATFORM_RETRAIN_CRON"
 START_DATE_ENV = "AI_PLATFORM_START_DATE"
@@ -106,6 +107,14 @@ def _positive_int(name: str, default: int) -> int:
 def sensor_interval_seconds() -> int:
     """How often the landing sensor lists the landing zone (read when the code location loads)."""
     return _positive_int(SENSOR_INTERVAL_ENV, 5)
+
+
+def automation_interval_seconds() -> int:
+    """How often the other sensors look: the alert sensors, the retraining automation and the breach retrains
+    (read when the code location loads). They react to runs and checks, not to landed files, and every tick of
+    every sensor costs the daemon and the code server work: under `dagster dev` with nothing to do, all sensors at
+    2 s kept 0.31 of a core busy, at 5 s 0.24 (2 cores, 2026-12-07)."""
+    return _positive_int(AUTOMATION_INTERVAL_ENV, 15)
 
 
 def day_seconds() -> int:

@@ -28,7 +28,7 @@ def _key(key: dg.AssetKey) -> str:
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.sensor_interval_seconds(),
+    minimum_interval_seconds=settings.automation_interval_seconds(),
     description="Sends an alert naming the failed run's assets, partition, failing steps and a link to the run.",
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
@@ -118,7 +118,7 @@ def _same_as_before(instance: dg.DagsterInstance, evaluation, run: dg.DagsterRun
     name="alert_on_failed_check",
     run_status=dg.DagsterRunStatus.SUCCESS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.sensor_interval_seconds(),
+    minimum_interval_seconds=settings.automation_interval_seconds(),
     description="Sends an alert for every asset check that fails with ERROR severity in a successful run "
     "(failed runs: alert_on_run_failure reports their failed checks too).",
 )
@@ -132,7 +132,7 @@ def build_freshness_alert_sensor(policies: dict[dg.AssetKey, dg.FreshnessPolicy]
     @dg.sensor(
         name="alert_on_stale_asset",
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=settings.sensor_interval_seconds(),
+        minimum_interval_seconds=settings.automation_interval_seconds(),
         description="Sends an alert when an asset's freshness state turns to FAIL (once per transition).",
     )
     def alert_on_stale_asset(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:

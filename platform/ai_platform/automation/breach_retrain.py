@@ -45,7 +45,7 @@ def build_breach_retrain_sensor(spec: ModelSpec, job_name: str) -> dg.SensorDefi
         name=f"retrain_on_breach_{spec.name}",
         job_name=job_name,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=settings.sensor_interval_seconds(),
+        minimum_interval_seconds=settings.automation_interval_seconds(),
         description=f"A {DRIFT_CHECK} or {QUALITY_CHECK} breach of {spec.name} alerts once per episode and trains "
         f"an off-cycle version on the days up to the breach, judged on the {spec.breach_eval_days} days after it.",
     )

@@ -27,6 +27,6 @@ def build_retraining_sensor(target: dg.AssetSelection) -> dg.AutomationCondition
         "retraining",
         target=target,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=settings.sensor_interval_seconds(),
+        minimum_interval_seconds=settings.automation_interval_seconds(),
         description="Trains and evaluates each week's model once its feature days are all materialized.",
     )
