@@ -166,9 +166,8 @@ def _ensure_decision(defs, instance, day: date) -> dict | None:
     reused for further new days) keeps the champion in effect without retraining: its decision is a rollback to
     that champion (the champion asset's `rollback_to` config), which scores it on the week and needs no model.
     """
-    import dagster as dg
 
-    from ai_platform.ml import registry
+    from ai_platform.ml import keys, registry
     from ai_platform.ml.specs import spec as model_spec
     from ai_platform.partitions import weekly
 
@@ -181,7 +180,7 @@ def _ensure_decision(defs, instance, day: date) -> dict | None:
         return {"week": week, "trained": False}
     i = weeks.index(week)
     previous = weeks[i - 1] if i > 0 else None
-    job = f"train_and_evaluate_{spec.name}"
+    job = keys.train_job(spec.name)
     if previous and registry.decision_path(spec, previous).exists():
         serving = registry.load_decision(spec, previous)["champion"]
         if serving:
@@ -193,7 +192,7 @@ def _ensure_decision(defs, instance, day: date) -> dict | None:
                 instance,
                 {"ops": {f"ml__{spec.name}__champion": {"config": config}}},
                 partition_key=week,
-                asset_selection=[dg.AssetKey(["ml", spec.name, "champion"])],
+                asset_selection=[keys.champion(spec.name)],
             )
             return {"week": week, "trained": False, "kept": serving, "seconds": ran["seconds"]}
     elif previous:
@@ -310,6 +309,8 @@ def step_run(work: Path, days: int, n: int) -> dict:
 
     defs = _defs()
     import_s = time.perf_counter() - t0
+    from ai_platform.ml import keys
+
     request = json.loads((work / "request.json").read_text())
     instance = dg.DagsterInstance.get()
     t1 = time.perf_counter()
@@ -336,7 +337,7 @@ def step_run(work: Path, days: int, n: int) -> dict:
     predictions = [
         e.materialization.metadata
         for e in result.get_asset_materialization_events()
-        if e.materialization.asset_key == dg.AssetKey(["ml", "flight_delay", "predictions"])
+        if e.materialization.asset_key == keys.predictions("flight_delay")
     ]
     return {
         "day": request["day"],

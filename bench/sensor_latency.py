@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "assets_tests"))
 from ai_platform import settings  # noqa: E402
 from ai_platform.features.assets import LAKE_EXPORT_SECONDS  # noqa: E402
 from ai_platform.landing import LocalZone  # noqa: E402
-from ai_platform.ml import registry  # noqa: E402
+from ai_platform.ml import keys, registry  # noqa: E402
 from ai_platform.ml.specs import spec  # noqa: E402
 from ai_platform.partitions import START_DATE, run_window, weekly  # noqa: E402
 from ai_platform.replay import replay  # noqa: E402
@@ -47,7 +47,7 @@ from dev_server import DagsterDev  # noqa: E402
 SPEC = "flight_delay"  # the model whose champion must serve the measured days
 FIRST_MEASURED = date(2013, 3, 5)
 TARGETS = {"raw": dg.AssetKey(["raw", "flights"]), "features": dg.AssetKey("flight_features")}
-PREDICTIONS = dg.AssetKey(["ml", SPEC, "predictions"])
+PREDICTIONS = keys.predictions(SPEC)
 DBT_STEP = "flights_dbt"
 SERVING_STEPS = ("ml__", "monitoring__")  # the predictions and monitoring steps
 CHECK_STEPS = ("_latest_day_arrived", "_history_complete")  # the checks that are steps of their own
@@ -247,7 +247,7 @@ def main() -> None:
         t = time.perf_counter()
         warm_up_end = FIRST_MEASURED - timedelta(days=1)
         replay(zone, START_DATE, warm_up_end)
-        champion = dg.AssetKey(["ml", SPEC, "champion"])
+        champion = keys.champion(SPEC)
         wait(
             dev,
             instance,

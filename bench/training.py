@@ -101,7 +101,7 @@ def step_lake(work: Path) -> dict:
 
 def step_platform(work: Path, spec_names: list[str]) -> dict:
     """Every week's model, evaluation and champion decision, then the year's predictions and monitoring."""
-    from ai_platform.ml import training
+    from ai_platform.ml import keys, training
     from ai_platform.ml.evaluation import load_metrics
     from ai_platform.ml.specs import spec
     from ai_platform.partitions import END_DATE, START_DATE, range_tags
@@ -115,13 +115,13 @@ def step_platform(work: Path, spec_names: list[str]) -> dict:
         rounds, weeks = 0, {}
         t0 = time.perf_counter()
         runs = [
-            defs.resolve_job_def(f"train_and_evaluate_{name}").execute_in_process(
+            defs.resolve_job_def(keys.train_job(name)).execute_in_process(
                 instance=instance, run_config=QUIET, partition_key=week
             )
             for week in weeks_in_data(s, END_DATE)
         ]
         runs.append(
-            defs.resolve_job_def(f"predict_and_monitor_{name}").execute_in_process(
+            defs.resolve_job_def(keys.serve_job(name)).execute_in_process(
                 instance=instance, run_config=QUIET, tags=range_tags(START_DATE, END_DATE - timedelta(days=1))
             )
         )
@@ -195,9 +195,7 @@ def step_floor(work: Path, spec_names: list[str]) -> dict:
 
 def step_one_thread(work: Path, spec_names: list[str]) -> dict:
     """The last week's model of each spec, trained again (in another data directory) with the current threads."""
-    import dagster as dg
-
-    from ai_platform.ml import training
+    from ai_platform.ml import keys, training
     from ai_platform.ml.specs import spec
     from ai_platform.partitions import END_DATE
     from ai_platform.pipeline import weeks_in_data
@@ -207,8 +205,8 @@ def step_one_thread(work: Path, spec_names: list[str]) -> dict:
     for name in spec_names:
         s = spec(name)
         week = weeks_in_data(s, END_DATE)[-1]
-        job = defs.resolve_job_def(f"train_and_evaluate_{name}")
-        key = dg.AssetKey(["ml", name, "model"])
+        job = defs.resolve_job_def(keys.train_job(name))
+        key = keys.model(name)
         result = job.execute_in_process(instance=instance, run_config=QUIET, partition_key=week, asset_selection=[key])
         assert result.success
         path = training.model_dir(s, week) / "model.txt"

@@ -4,21 +4,21 @@ landing job mixes them only among daily assets that all backfill as a single run
 
 import dagster as dg
 
-from ai_platform.ml import offcycle
+from ai_platform.ml import keys, offcycle
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.ml.specs import specs
 
 
 def weekly_keys(spec: ModelSpec) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["ml", spec.name, name]) for name in ("model", "evaluation", "champion")]
+    return [keys.model(spec.name), keys.evaluation(spec.name), keys.champion(spec.name)]
 
 
 def serving_keys(spec: ModelSpec) -> list[dg.AssetKey]:
     """The daily assets that use the champion: predictions and monitoring."""
     return [
-        dg.AssetKey(["ml", spec.name, "predictions"]),
-        dg.AssetKey(["monitoring", spec.name, "feature_drift"]),
-        dg.AssetKey(["monitoring", spec.name, "realized_quality"]),
+        keys.predictions(spec.name),
+        keys.feature_drift(spec.name),
+        keys.realized_quality(spec.name),
     ]
 
 
@@ -50,24 +50,24 @@ def model_jobs(spec: ModelSpec) -> list:
     """The jobs of one spec (part of its component's definitions)."""
     return [
         dg.define_asset_job(
-            f"train_and_evaluate_{spec.name}",
+            keys.train_job(spec.name),
             selection=dg.AssetSelection.assets(*weekly_keys(spec)),
             description=f"Train and evaluate the {spec.name} model of a week, then decide the champion.",
         ),
         dg.define_asset_job(
-            f"predict_and_monitor_{spec.name}",
+            keys.serve_job(spec.name),
             selection=dg.AssetSelection.assets(*serving_keys(spec)),
             description=f"Score a range of days with the {spec.name} champion of each day and monitor them.",
         ),
         dg.define_asset_job(
-            f"offcycle_{spec.name}",
+            keys.offcycle_job(spec.name),
             selection=dg.AssetSelection.assets(*offcycle.keys(spec)),
             description=f"Train, evaluate and decide an off-cycle {spec.name} version after a breach "
             "(partition offcycle-<day>).",
         ),
         dg.define_asset_job(
-            f"model_history_{spec.name}",
-            selection=dg.AssetSelection.assets(dg.AssetKey(["ml", spec.name, "history_report"])),
+            keys.history_job(spec.name),
+            selection=dg.AssetSelection.assets(keys.history_report(spec.name)),
             description=f"Render the {spec.name} model history report.",
         ),
     ]

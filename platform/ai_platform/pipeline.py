@@ -22,7 +22,7 @@ from ai_platform.features.assets import LAKE_EXPORT_SECONDS, LakeExport, lake_ex
 from ai_platform.files import sha256, write_atomic
 from ai_platform.jobs import serving_keys
 from ai_platform.landing import LandingZone
-from ai_platform.ml import registry, training
+from ai_platform.ml import keys, registry, training
 from ai_platform.ml.evaluation import load_metrics, report_dir
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.spec import ModelSpec
@@ -91,8 +91,8 @@ def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | N
 
 
 def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:
-    models = instance.get_materialized_partitions(dg.AssetKey(["ml", spec.name, "model"]))
-    reports = instance.get_materialized_partitions(dg.AssetKey(["ml", spec.name, "evaluation"]))
+    models = instance.get_materialized_partitions(keys.model(spec.name))
+    reports = instance.get_materialized_partitions(keys.evaluation(spec.name))
     todo = []
     for week in weeks_in_data(spec, end):
         start = parse_day(week)
@@ -280,8 +280,8 @@ def run(
             )
         todo = [w for w in weeks_to_train(instance, spec, end) if w not in blocked]
         out.echo(f"{spec.name}: training and evaluating {len(todo)} week(s)")
-        job = defs.resolve_job_def(f"train_and_evaluate_{spec.name}")
-        champion = dg.AssetKey(["ml", spec.name, "champion"])
+        job = defs.resolve_job_def(keys.train_job(spec.name))
+        champion = keys.champion(spec.name)
         decided = instance.get_materialized_partitions(champion)
         weeks = weeks_in_data(spec, end)
         # Decisions form a chain (each compares with the champion the previous one left): from the first
@@ -307,15 +307,15 @@ def run(
             out.echo(f"{spec.name}: predictions and monitoring for {first} .. {last} as one run")
             with out.task(f"{spec.name}: predictions and monitoring"):
                 _execute(
-                    defs.resolve_job_def(f"predict_and_monitor_{spec.name}"),
+                    defs.resolve_job_def(keys.serve_job(spec.name)),
                     instance,
                     timing,
                     tags=range_tags(first, last),
                 )
-        report = dg.AssetKey(["ml", spec.name, "history_report"])
+        report = keys.history_report(spec.name)
         if todo or serve or instance.get_latest_materialization_event(report) is None:
             with out.task(f"{spec.name}: model history report"):
-                _execute(defs.resolve_job_def(f"model_history_{spec.name}"), instance, timing)
+                _execute(defs.resolve_job_def(keys.history_job(spec.name)), instance, timing)
         summaries[spec.name] = [load_metrics(spec.name, w) for w in weeks_in_data(spec, end) if w not in blocked]
 
     summary = {

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from ai_platform import alerts, settings
-from ai_platform.ml import offcycle
+from ai_platform.ml import keys, offcycle
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.monitoring.assets import DRIFT_CHECK, QUALITY_CHECK
 
@@ -25,8 +25,8 @@ KEEP_DAYS = 60  # breach days remembered to tell a continuing episode from a new
 
 def breach_checks(spec: ModelSpec) -> list[dg.AssetCheckKey]:
     return [
-        dg.AssetCheckKey(dg.AssetKey(["monitoring", spec.name, "feature_drift"]), DRIFT_CHECK),
-        dg.AssetCheckKey(dg.AssetKey(["monitoring", spec.name, "realized_quality"]), QUALITY_CHECK),
+        dg.AssetCheckKey(keys.feature_drift(spec.name), DRIFT_CHECK),
+        dg.AssetCheckKey(keys.realized_quality(spec.name), QUALITY_CHECK),
     ]
 
 
@@ -74,7 +74,7 @@ def build_breach_retrain_sensor(spec: ModelSpec, job_name: str) -> dg.SensorDefi
                     summary=f"{spec.name}: {' and '.join(sorted(breached[day]))} breached from {day}",
                     reason=f"an off-cycle model {version} will be trained on the days up to {day} and judged on "
                     f"the {spec.breach_eval_days} days after it",
-                    url=alerts.asset_url(["ml", spec.name, "offcycle_champion"]),
+                    url=alerts.asset_url(keys.offcycle(spec.name, "champion").path),
                     asset=f"monitoring/{spec.name}",
                     partition=day.isoformat(),
                 ),

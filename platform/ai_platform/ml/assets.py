@@ -8,7 +8,7 @@ import dagster as dg
 from ai_platform import settings
 from ai_platform.automation.freshness import weekly_policy
 from ai_platform.automation.retraining import retrain_condition
-from ai_platform.ml import evaluation, registry, versions
+from ai_platform.ml import evaluation, keys, registry, versions
 from ai_platform.ml.champion import build_champion_asset
 from ai_platform.ml.history_report import history_markdown, write_history_report
 from ai_platform.ml.offcycle import build_offcycle_assets
@@ -37,8 +37,8 @@ def build_model_assets(spec: ModelSpec) -> list:
     """The weekly model (trained on the trailing window) and its out-of-time evaluation report."""
     weeks = weekly(spec.window_weeks)
     features = dg.AssetKey(spec.features_model)
-    model_key = dg.AssetKey(["ml", spec.name, "model"])
-    evaluation_key = dg.AssetKey(["ml", spec.name, "evaluation"])
+    model_key = keys.model(spec.name)
+    evaluation_key = keys.evaluation(spec.name)
 
     @dg.asset(
         key=model_key,
@@ -122,7 +122,7 @@ def build_history_report_asset(
     offcycle_key: dg.AssetKey,
 ) -> dg.AssetsDefinition:
     @dg.asset(
-        key=["ml", spec.name, "history_report"],
+        key=keys.history_report(spec.name),
         deps=[evaluation_key, champion_key, drift_key, offcycle_key],
         group_name=GROUP,
         kinds={"html"},

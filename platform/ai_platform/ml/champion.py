@@ -6,7 +6,7 @@ import dagster as dg
 import pydantic
 
 from ai_platform.automation.retraining import retrain_condition
-from ai_platform.ml import evaluation, registry, training, versions
+from ai_platform.ml import evaluation, keys, registry, training, versions
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import days, parse_day
 
@@ -56,7 +56,7 @@ def _history_table(decisions: list[dict], last: int = 12) -> str:
 def build_champion_asset(
     spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, model_key: dg.AssetKey, evaluation_key: dg.AssetKey
 ) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["ml", spec.name, "champion"])
+    key = keys.champion(spec.name)
 
     @dg.asset(
         key=key,

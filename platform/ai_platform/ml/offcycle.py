@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from ai_platform.ml import keys as ml_keys
 from ai_platform.ml import registry, versions
 from ai_platform.ml.champion import challenger, scored_on_days
 from ai_platform.ml.predictions import serving_version
@@ -43,7 +44,7 @@ def evaluation_days(spec: ModelSpec, day: date) -> list[date]:
 
 
 def keys(spec: ModelSpec) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["ml", spec.name, f"offcycle_{name}"]) for name in ("model", "evaluation", "champion")]
+    return [ml_keys.offcycle(spec.name, part) for part in ("model", "evaluation", "champion")]
 
 
 def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:

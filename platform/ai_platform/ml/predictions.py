@@ -13,7 +13,7 @@ import polars as pl
 
 from ai_platform import lake, settings
 from ai_platform.automation.retraining import retrain_condition
-from ai_platform.ml import registry, training
+from ai_platform.ml import keys, registry, training
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import DAILY, parse_day
 
@@ -68,18 +68,12 @@ def build_predictions_asset(
     spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, champion_key: dg.AssetKey
 ) -> dg.AssetsDefinition:
     @dg.asset(
-        key=["ml", spec.name, "predictions"],
+        key=keys.predictions(spec.name),
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[
             dg.AssetKey(spec.features_model),
-            # Day D reads the decision of the week containing D - 7 days: the latest one in effect on D.
-            dg.AssetDep(
-                champion_key,
-                partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-7, end_offset=-7, allow_nonexistent_upstream_partitions=True
-                ),
-            ),
+            keys.serving_dep(champion_key),  # the latest decision in effect on the day
         ],
         group_name="ml",
         kinds={"lightgbm", "parquet"},

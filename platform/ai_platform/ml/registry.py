@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from ai_platform import settings
 from ai_platform.files import append_line, write_atomic
+from ai_platform.ml import keys
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import parse_day
 
-DECISION_LAG = timedelta(days=7)  # the challenger's week must be over before it can be judged
 OFFCYCLE = "offcycle-"  # the version (and decision) name prefix of a model trained after a breach: offcycle-<day>
 
 
@@ -31,7 +31,7 @@ def decision_path(spec: ModelSpec, week: str):
 
 
 def effective_from(week: str) -> date:
-    return parse_day(week) + DECISION_LAG
+    return parse_day(week) + keys.DECISION_LAG
 
 
 def version_day(version: str) -> date:

@@ -142,6 +142,7 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
         from ai_platform.automation.breach_retrain import build_breach_retrain_sensor
         from ai_platform.features.assets import manifest
         from ai_platform.jobs import model_jobs
+        from ai_platform.ml import keys
         from ai_platform.ml.assets import build_model_assets
 
         try:
@@ -151,6 +152,6 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
         defs = dg.Definitions(
             assets=build_model_assets(self),
             jobs=model_jobs(self),
-            sensors=[build_breach_retrain_sensor(self, f"offcycle_{self.name}")],
+            sensors=[build_breach_retrain_sensor(self, keys.offcycle_job(self.name))],
         )
         return defs.map_asset_specs(func=lambda spec: spec.replace_attributes(owners=list(self.owners)))

@@ -10,7 +10,7 @@ import polars as pl
 from ai_platform import alerts, settings
 from ai_platform.automation.retraining import retrain_condition
 from ai_platform.files import write_atomic
-from ai_platform.ml import drift, evaluation, training
+from ai_platform.ml import drift, evaluation, keys, training
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import DAILY, parse_day
@@ -28,15 +28,6 @@ def monitoring_dir(spec: ModelSpec, kind: str):
 
 def load_drift(spec: ModelSpec) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(monitoring_dir(spec, "drift").glob("*.json"))]
-
-
-def _serving_dep(champion_key: dg.AssetKey) -> dg.AssetDep:
-    return dg.AssetDep(
-        champion_key,
-        partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=-7, end_offset=-7, allow_nonexistent_upstream_partitions=True
-        ),
-    )
 
 
 def measure_drift(spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, day: date) -> dict:
@@ -92,15 +83,15 @@ def quality_table(records: list[dict]) -> str:
 def build_monitoring_assets(
     spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, champion_key: dg.AssetKey, predictions_key: dg.AssetKey
 ) -> list[dg.AssetsDefinition]:
-    drift_key = dg.AssetKey(["monitoring", spec.name, "feature_drift"])
-    quality_key = dg.AssetKey(["monitoring", spec.name, "realized_quality"])
+    drift_key = keys.feature_drift(spec.name)
+    quality_key = keys.realized_quality(spec.name)
     features = dg.AssetKey(spec.features_model)
 
     @dg.asset(
         key=drift_key,
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[features, _serving_dep(champion_key)],
+        deps=[features, keys.serving_dep(champion_key)],
         group_name=GROUP,
         kinds={"polars"},
         automation_condition=retrain_condition(),
