@@ -12,8 +12,9 @@ from ai_platform.definitions import defs
 from ai_platform.ml import training
 from ai_platform.ml.specs import spec, specs
 from ai_platform.partitions import days
-from ai_platform.pipeline import format_summary, run
+from ai_platform.pipeline import run
 from ai_platform.progress import Reporter
+from ai_platform.run_summary import format_summary
 from runs import LAKE_UNTIL, copy_of_lake, make_run_until
 
 pytestmark = pytest.mark.heavy

@@ -119,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             warnings.filterwarnings("ignore", category=category)
         from ai_platform.definitions import defs
         from ai_platform.ml.specs import specs
-        from ai_platform.pipeline import format_summary, run
+        from ai_platform.pipeline import run
         from ai_platform.progress import Reporter
+        from ai_platform.run_summary import format_summary
 
         with Reporter() as out:
             summary = run(defs, specs(), out=out)
