@@ -28,9 +28,10 @@ def day_flow_policies() -> set[str]:
     data once the last day has flowed, so every one must turn stale and alert."""
     from ai_platform.definitions import defs
     from ai_platform.jobs import landing_job
+    from ai_platform.ml.specs import specs
 
     graph = defs.resolve_asset_graph()
-    return {k.to_user_string() for k in landing_job.selection.resolve(graph) if graph.get(k).freshness_policy}
+    return {k.to_user_string() for k in landing_job(specs()).selection.resolve(graph) if graph.get(k).freshness_policy}
 
 
 def alert_lines(home) -> list[dict]:

@@ -6,7 +6,7 @@ import dagster as dg
 
 from ai_platform.definitions import defs
 from ai_platform.features import assets as features
-from ai_platform.ml.assets import build_model_assets
+from ai_platform.ml.component import model_assets
 from ai_platform.ml.specs import spec
 from ai_platform.partitions import START_DATE, days
 from ai_platform.raw import assets as raw
@@ -63,7 +63,7 @@ def test_a_weeks_model_and_report_are_requested_once_their_feature_days_are_all_
 def test_with_a_retrain_cron_weeks_are_retrained_on_its_ticks_only(instance, monkeypatch):
     monkeypatch.setenv("AI_PLATFORM_RETRAIN_CRON", "0 6 * * 1")  # Mondays, 06:00 UTC
     assets = dg.Definitions(
-        assets=[*raw.assets, *features.assets, *build_model_assets(spec("flight_delay"))],
+        assets=[*raw.assets, *features.assets, *model_assets(spec("flight_delay"))],
         resources={**raw.resources, **features.resources},
     )
     sunday = datetime(2026, 11, 22, 12, 0)

@@ -5,7 +5,8 @@ import polars as pl
 import pytest
 
 from ai_platform import lake, landing
-from ai_platform.features.assets import lake_exports, manifest, partition_window
+from ai_platform.features.assets import partition_window
+from ai_platform.features.manifest import lake_exports, manifest
 from ai_platform.ml.specs import specs
 from ai_platform.replay import replay
 from runs import materialize_days, materialize_reference

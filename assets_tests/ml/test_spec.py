@@ -51,7 +51,7 @@ def _load(tmp_path, monkeypatch, attributes: str) -> dg.Definitions:
     (package / "model").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "model" / "defs.yaml").write_text(
-        "type: ai_platform.ml.spec.ModelSpec\nattributes:\n" + textwrap.indent(attributes, "  ")
+        "type: ai_platform.ml.component.ModelComponent\nattributes:\n" + textwrap.indent(attributes, "  ")
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "specs_under_test", raising=False)
@@ -114,7 +114,7 @@ def test_a_bad_yaml_spec_says_what_to_fix(tmp_path, monkeypatch, attributes, mes
         e = e.__cause__
     text = "\n".join(chain)
     # The file: by path, or (for errors of the spec as a whole) marked in Dagster's tree of the defs folder.
-    assert re.search(r"model/defs\.yaml|model\n\s*└── defs\.yaml \(ModelSpec\) \(error\)", text), text
+    assert re.search(r"model/defs\.yaml|model\n\s*└── defs\.yaml \(ModelComponent\) \(error\)", text), text
     assert re.search(message, text), text
 
 

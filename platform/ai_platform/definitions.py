@@ -15,7 +15,8 @@ from ai_platform.automation.landing_sensor import build_landing_sensor
 from ai_platform.automation.retraining import build_retraining_sensor
 from ai_platform.features import assets as features
 from ai_platform.features.history import build_history_checks
-from ai_platform.jobs import jobs, landing_job, serving_keys
+from ai_platform.features.manifest import lake_exports, manifest
+from ai_platform.jobs import daily_job, landing_job, reference_job, serving_keys
 from ai_platform.ml.assets import GROUP as ML_GROUP
 from ai_platform.ml.predictions import ready_to_serve
 from ai_platform.ml.specs import spec_definitions, specs
@@ -26,7 +27,7 @@ from ai_platform.raw import assets as raw
 upstream_fixes.apply()
 
 feature_keys = sorted(features.flights_dbt.keys)
-exported_keys = [dg.AssetKey(e.model) for e in features.lake_exports(features.manifest())]
+exported_keys = [dg.AssetKey(e.model) for e in lake_exports(manifest())]
 
 
 def executor_def() -> dg.ExecutorDefinition:
@@ -69,6 +70,7 @@ def serving_ready(first, last) -> list[dg.AssetKey]:
 
 def build_defs() -> dg.Definitions:
     models = spec_definitions()  # every model spec's assets, jobs and drift sensor (ai_platform/defs/*/defs.yaml)
+    landing = landing_job(specs())
     assets = [*raw.assets, *features.assets]
     freshness_policies = {
         s.key: s.freshness_policy for a in [*assets, *models.assets] for s in a.specs if s.freshness_policy
@@ -77,11 +79,11 @@ def build_defs() -> dg.Definitions:
         assets=assets,
         asset_checks=[
             *build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
-            *build_history_checks(features.lake_exports(features.manifest())),
+            *build_history_checks(lake_exports(manifest())),
         ],
-        jobs=jobs,
+        jobs=[reference_job, daily_job, landing],
         sensors=[
-            build_landing_sensor(landing_job, feature_keys, serving_ready),
+            build_landing_sensor(landing, feature_keys, serving_ready),
             build_retraining_sensor(dg.AssetSelection.groups(ML_GROUP, MONITORING_GROUP)),
             alert_on_run_failure,
             alert_on_failed_check,

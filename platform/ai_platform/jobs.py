@@ -4,9 +4,8 @@ landing job mixes them only among daily assets that all backfill as a single run
 
 import dagster as dg
 
-from ai_platform.ml import keys, offcycle
+from ai_platform.ml import keys
 from ai_platform.ml.spec import ModelSpec
-from ai_platform.ml.specs import specs
 
 
 def weekly_keys(spec: ModelSpec) -> list[dg.AssetKey]:
@@ -35,15 +34,18 @@ daily_job = dg.define_asset_job(
     description="Ingest a range of days and build their features and the online snapshot, as one run.",
 )
 
-landing_job = dg.define_asset_job(
-    "landing_refresh",
-    selection=dg.AssetSelection.groups("raw", "features", "serving")
-    | dg.AssetSelection.assets(*(k for spec in specs() for k in serving_keys(spec))),
-    description=(
-        "What the landing sensor launches: the raw partitions of the files that landed, the features "
-        "downstream of them, and their predictions and monitoring (each run selects its subset)."
-    ),
-)
+
+def landing_job(specs: list[ModelSpec]):
+    """What the landing sensor launches, for the models `specs`."""
+    return dg.define_asset_job(
+        "landing_refresh",
+        selection=dg.AssetSelection.groups("raw", "features", "serving")
+        | dg.AssetSelection.assets(*(k for spec in specs for k in serving_keys(spec))),
+        description=(
+            "What the landing sensor launches: the raw partitions of the files that landed, the features "
+            "downstream of them, and their predictions and monitoring (each run selects its subset)."
+        ),
+    )
 
 
 def model_jobs(spec: ModelSpec) -> list:
@@ -61,7 +63,7 @@ def model_jobs(spec: ModelSpec) -> list:
         ),
         dg.define_asset_job(
             keys.offcycle_job(spec.name),
-            selection=dg.AssetSelection.assets(*offcycle.keys(spec)),
+            selection=dg.AssetSelection.assets(*keys.offcycle_assets(spec.name)),
             description=f"Train, evaluate and decide an off-cycle {spec.name} version after a breach "
             "(partition offcycle-<day>).",
         ),
@@ -71,6 +73,3 @@ def model_jobs(spec: ModelSpec) -> list:
             description=f"Render the {spec.name} model history report.",
         ),
     ]
-
-
-jobs = [reference_job, daily_job, landing_job]

@@ -15,7 +15,7 @@ import dagster as dg
 
 from ai_platform import lake, landing, quarantine, run_summary, settings
 from ai_platform.automation.landing_sensor import contiguous, quarantined_day
-from ai_platform.features.assets import LakeExport, lake_exports, manifest
+from ai_platform.features.manifest import LakeExport, lake_exports, manifest
 from ai_platform.files import sha256
 from ai_platform.jobs import serving_keys
 from ai_platform.landing import LandingZone

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from ai_platform import lake, quarantine, settings
-from ai_platform.features.assets import lake_exports, manifest
+from ai_platform.features.manifest import lake_exports, manifest
 from ai_platform.files import sha256
 from ai_platform.landing import (
     DAILY_TABLES,

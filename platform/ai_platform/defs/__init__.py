@@ -1,1 +1,1 @@
-"""Model specs: one folder per model with a `defs.yaml` (a `ai_platform.ml.spec.ModelSpec` component)."""
+"""Model specs: one folder per model with a `defs.yaml` (an `ai_platform.ml.component.ModelComponent`)."""

@@ -4,14 +4,11 @@ dbt builds into the DuckDB warehouse; models flagged `meta.lake_export: daily` a
 to the lake as one Parquet file per day, which is how Python reads them (DuckDB has one writer).
 """
 
-import json
 import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ from ai_platform import lake, settings
 from ai_platform.automation.freshness import daily_policy
 from ai_platform.features.check_descriptions import describe_test
 from ai_platform.features.dbt_cli import DbtCli, dbt_cli
-from ai_platform.features.manifest import ensure_manifest
+from ai_platform.features.manifest import ensure_manifest, is_lake_export, is_snapshot_export, lake_exports, manifest
 from ai_platform.features.project import dbt_project
 from ai_platform.files import write_atomic
 from ai_platform.partitions import DAILY, days
@@ -96,37 +93,6 @@ def keep_partial_parse(invocation_target: Path) -> None:
     state = invocation_target / PARTIAL_PARSE
     if state.exists():
         write_atomic(parse_state(), state.read_bytes())
-
-
-@dataclass(frozen=True)
-class LakeExport:
-    """A dbt model exported per day to the lake (`meta.lake_export: daily` in its config)."""
-
-    model: str
-    partition_column: str
-    lookback_days: int  # how many earlier days a day's rows read (its trailing history)
-
-
-def is_lake_export(node: Mapping[str, Any]) -> bool:
-    return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "daily"
-
-
-def is_snapshot_export(node: Mapping[str, Any]) -> bool:
-    """A model exported whole to the lake after each build, as the snapshot of its window's last day."""
-    return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "snapshot"
-
-
-def lake_exports(manifest: Mapping[str, Any]) -> list[LakeExport]:
-    out = []
-    for node in filter(is_lake_export, manifest["nodes"].values()):
-        meta = node["config"]["meta"]
-        out.append(LakeExport(node["name"], meta["partition_column"], int(meta.get("lookback_days", 0))))
-    return out
-
-
-@cache
-def manifest() -> dict:
-    return json.loads(ensure_manifest().read_text())
 
 
 # Days read from the warehouse per query: a year of flight_features in one query held 1.4 GB in this process.

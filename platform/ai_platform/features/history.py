@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from ai_platform import alerts, lake
-from ai_platform.features.assets import LakeExport
+from ai_platform.features.manifest import LakeExport
 from ai_platform.partitions import START_DATE, days, parse_day, run_window
 
 CHECK = "history_complete"

@@ -1,4 +1,5 @@
-"""Keeps dbt's manifest current without re-parsing on every run.
+"""dbt's manifest, kept current without re-parsing on every run, and what the platform reads in it: the models
+exported to the lake.
 
 `prepare_if_dev()` re-parses in every run and step process under `dagster dev` (~10 s each). Here the
 manifest is rebuilt only when a dbt file is newer than it, so "edit SQL, reload definitions" works
@@ -7,8 +8,13 @@ and runs that changed nothing pay nothing.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ai_platform.features.project import dbt_project
 
@@ -34,9 +40,40 @@ def _newest_source_mtime(project_dir: Path) -> float:
 
 def ensure_manifest() -> Path:
     """The manifest's path, parsing the project first if it is missing or older than a dbt file."""
-    manifest = dbt_project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(dbt_project.project_dir):
+    path = dbt_project.manifest_path
+    if not path.exists() or path.stat().st_mtime < _newest_source_mtime(dbt_project.project_dir):
         from ai_platform.features.dbt_cli import dbt_cli
 
         dbt_cli().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
-    return manifest
+    return path
+
+
+@dataclass(frozen=True)
+class LakeExport:
+    """A dbt model exported per day to the lake (`meta.lake_export: daily` in its config)."""
+
+    model: str
+    partition_column: str
+    lookback_days: int  # how many earlier days a day's rows read (its trailing history)
+
+
+def is_lake_export(node: Mapping[str, Any]) -> bool:
+    return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "daily"
+
+
+def is_snapshot_export(node: Mapping[str, Any]) -> bool:
+    """A model exported whole to the lake after each build, as the snapshot of its window's last day."""
+    return node["resource_type"] == "model" and node.get("config", {}).get("meta", {}).get("lake_export") == "snapshot"
+
+
+def lake_exports(manifest: Mapping[str, Any]) -> list[LakeExport]:
+    out = []
+    for node in filter(is_lake_export, manifest["nodes"].values()):
+        meta = node["config"]["meta"]
+        out.append(LakeExport(node["name"], meta["partition_column"], int(meta.get("lookback_days", 0))))
+    return out
+
+
+@cache
+def manifest() -> dict:
+    return json.loads(ensure_manifest().read_text())

@@ -1,5 +1,5 @@
-"""ML layer: one factory turns a ModelSpec into its assets: the weekly model, its evaluation and the champion
-decision (group `ml`), daily predictions, daily monitoring (group `monitoring`) and the model history report."""
+"""ML layer: a model's weekly model and its out-of-time evaluation (group `ml`), and its model history report.
+`ml.component.model_assets` puts them together with the model's other assets."""
 
 from datetime import timedelta
 
@@ -9,12 +9,9 @@ from ai_platform import settings
 from ai_platform.automation.freshness import weekly_policy
 from ai_platform.automation.retraining import retrain_condition
 from ai_platform.ml import evaluation, keys, registry, versions
-from ai_platform.ml.champion import build_champion_asset
 from ai_platform.ml.history_report import history_markdown, write_history_report
-from ai_platform.ml.offcycle import build_offcycle_assets
-from ai_platform.ml.predictions import build_predictions_asset
 from ai_platform.ml.spec import ModelSpec
-from ai_platform.monitoring.assets import build_monitoring_assets, load_drift
+from ai_platform.monitoring.assets import load_drift
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 
 GROUP = "ml"
@@ -33,7 +30,7 @@ def _training_days(spec: ModelSpec) -> dg.TimeWindowPartitionMapping:
     return dg.TimeWindowPartitionMapping(start_offset=-spec.window_weeks, end_offset=-1)
 
 
-def build_model_assets(spec: ModelSpec) -> list:
+def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
     """The weekly model (trained on the trailing window) and its out-of-time evaluation report."""
     weeks = weekly(spec.window_weeks)
     features = dg.AssetKey(spec.features_model)
@@ -86,12 +83,7 @@ def build_model_assets(spec: ModelSpec) -> list:
         eval_days = days(start, start + timedelta(days=spec.eval_days))
         return versions.evaluate_version(spec, context.partition_key, eval_days)
 
-    champion = build_champion_asset(spec, weeks, model_key, evaluation_key)
-    predictions = build_predictions_asset(spec, weeks, champion.key)
-    monitoring = build_monitoring_assets(spec, weeks, champion.key, predictions.key)
-    offcycle_assets = build_offcycle_assets(spec)
-    report = build_history_report_asset(spec, evaluation_key, champion.key, monitoring[0].key, offcycle_assets[-1].key)
-    return [model, model_evaluation, champion, predictions, *monitoring, *offcycle_assets, report]
+    return model, model_evaluation
 
 
 def history_inputs(spec: ModelSpec) -> tuple[list[dict], list[dict]]:

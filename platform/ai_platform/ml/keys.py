@@ -34,6 +34,11 @@ def offcycle(name: str, part: str) -> dg.AssetKey:
     return dg.AssetKey(["ml", name, f"offcycle_{part}"])
 
 
+def offcycle_assets(name: str) -> list[dg.AssetKey]:
+    """The off-cycle versions' model, evaluation and champion assets, in that order."""
+    return [offcycle(name, part) for part in ("model", "evaluation", "champion")]
+
+
 def feature_drift(name: str) -> dg.AssetKey:
     return dg.AssetKey(["monitoring", name, "feature_drift"])
 

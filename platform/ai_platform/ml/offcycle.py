@@ -10,8 +10,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ai_platform.ml import keys as ml_keys
-from ai_platform.ml import registry, versions
+from ai_platform.ml import keys, registry, versions
 from ai_platform.ml.champion import challenger, scored_on_days
 from ai_platform.ml.predictions import serving_version
 from ai_platform.ml.spec import ModelSpec
@@ -43,15 +42,11 @@ def evaluation_days(spec: ModelSpec, day: date) -> list[date]:
     return days(day + timedelta(days=1), day + timedelta(days=1 + spec.breach_eval_days))
 
 
-def keys(spec: ModelSpec) -> list[dg.AssetKey]:
-    return [ml_keys.offcycle(spec.name, part) for part in ("model", "evaluation", "champion")]
-
-
 def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
     from ai_platform.ml.assets import LIGHTGBM_POOL
 
     offcycle = partitions(spec)
-    model_key, evaluation_key, champion_key = keys(spec)
+    model_key, evaluation_key, champion_key = keys.offcycle_assets(spec.name)
     features = dg.AssetDep(spec.features_model, partition_mapping=dg.AllPartitionMapping())
     weeks = weekly(spec.window_weeks)
 

@@ -1,8 +1,7 @@
 """What defines a model: its features table, label, features, window, LightGBM parameters and thresholds.
 
-A spec is a Dagster component: one YAML file per model, `ai_platform/defs/<name>/defs.yaml`
-(`type: ai_platform.ml.spec.ModelSpec`, the fields below under `attributes:`), and the platform builds its
-assets (`ml.assets.build_model_assets`), jobs and drift sensor from it, so a new model needs no Python.
+A plain, validated description: `ml.component.ModelComponent` loads one from each model's YAML file and wires it
+into the code location; everything else (training, scoring, monitoring, `make run`) reads it.
 """
 
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ DEFAULT_PARAMS = {
 }
 
 
-class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
+class ModelSpec(dg.Model):
     """A LightGBM binary classifier trained weekly on a dbt features model, with its evaluation, champion,
     daily predictions and monitoring."""
 
@@ -137,21 +136,3 @@ class ModelSpec(dg.Component, dg.Model, dg.Resolvable):
                 f"spec {self.name}: not a column of dbt model {self.features_model} "
                 f"(its columns in the dbt YAML): {', '.join(unknown)}"
             )
-
-    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        from ai_platform.automation.breach_retrain import build_breach_retrain_sensor
-        from ai_platform.features.assets import manifest
-        from ai_platform.jobs import model_jobs
-        from ai_platform.ml import keys
-        from ai_platform.ml.assets import build_model_assets
-
-        try:
-            self.check_columns(manifest())
-        except ValueError as e:
-            raise ValueError(f"{context.path / 'defs.yaml'}: {e}") from None
-        defs = dg.Definitions(
-            assets=build_model_assets(self),
-            jobs=model_jobs(self),
-            sensors=[build_breach_retrain_sensor(self, keys.offcycle_job(self.name))],
-        )
-        return defs.map_asset_specs(func=lambda spec: spec.replace_attributes(owners=list(self.owners)))
