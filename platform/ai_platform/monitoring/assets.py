@@ -83,15 +83,20 @@ def quality_table(records: list[dict]) -> str:
 def build_monitoring_assets(
     spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, champion_key: dg.AssetKey, predictions_key: dg.AssetKey
 ) -> list[dg.AssetsDefinition]:
+    """A model's daily feature drift and realized quality, each with its check."""
+    return [build_drift_asset(spec, weeks, champion_key), build_quality_asset(spec, predictions_key)]
+
+
+def build_drift_asset(
+    spec: ModelSpec, weeks: dg.WeeklyPartitionsDefinition, champion_key: dg.AssetKey
+) -> dg.AssetsDefinition:
     drift_key = keys.feature_drift(spec.name)
-    quality_key = keys.realized_quality(spec.name)
-    features = dg.AssetKey(spec.features_model)
 
     @dg.asset(
         key=drift_key,
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[features, keys.serving_dep(champion_key)],
+        deps=[dg.AssetKey(spec.features_model), keys.serving_dep(champion_key)],
         group_name=GROUP,
         kinds={"polars"},
         automation_condition=retrain_condition(),
@@ -137,11 +142,17 @@ def build_monitoring_assets(
             ],
         )
 
+    return feature_drift
+
+
+def build_quality_asset(spec: ModelSpec, predictions_key: dg.AssetKey) -> dg.AssetsDefinition:
+    quality_key = keys.realized_quality(spec.name)
+
     @dg.asset(
         key=quality_key,
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[predictions_key, features],
+        deps=[predictions_key, dg.AssetKey(spec.features_model)],
         group_name=GROUP,
         kinds={"polars"},
         automation_condition=retrain_condition(),
@@ -179,4 +190,4 @@ def build_monitoring_assets(
             ],
         )
 
-    return [feature_drift, realized_quality]
+    return realized_quality
