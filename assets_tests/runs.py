@@ -59,8 +59,8 @@ def make_run_until(
     for the named model specs (default: all of them, as `make run`); alerts go to root/alerts.jsonl."""
     from ai_platform.definitions import defs
     from ai_platform.ml.specs import spec, specs
-    from ai_platform.pipeline import run
-    from ai_platform.progress import Reporter
+    from ai_platform.tools.pipeline import run
+    from ai_platform.tools.progress import Reporter
 
     with instance_dir(root) as home, _platform_env(root, home) as instance:
         chosen = [spec(m) for m in models] if models else specs()

@@ -21,10 +21,11 @@ from instance_dirs import instance_dir
 def main(root: Path, first: date, years: int) -> dict:
     for category in (dg.BetaWarning, dg.PreviewWarning):
         warnings.filterwarnings("ignore", category=category)
-    from ai_platform import cli, landing, partitions, settings
+    from ai_platform import landing, partitions, settings
     from ai_platform.definitions import defs
     from ai_platform.ml.specs import spec
-    from ai_platform.replay import default_years
+    from ai_platform.tools import cli
+    from ai_platform.tools.replay import default_years
 
     out: dict = {
         "daily": [partitions.DAILY.get_first_partition_key(), partitions.DAILY.get_last_partition_key()],

@@ -24,7 +24,7 @@ from ai_platform.features.assets import DUCKDB_POOL, flights_dbt
 from ai_platform.files import sha256
 from ai_platform.landing import day_name
 from ai_platform.partitions import parse_day
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from dev_server import DagsterDev
 
 pytestmark = pytest.mark.heavy

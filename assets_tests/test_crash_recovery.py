@@ -30,7 +30,7 @@ from ai_platform import settings
 from ai_platform.features.assets import PARTIAL_PARSE
 from ai_platform.landing import LocalZone
 from ai_platform.partitions import range_tags
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from conftest import LGBM_THREADS
 from instance_dirs import instance_dir
 from processes import live_processes

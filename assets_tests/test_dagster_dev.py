@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from ai_platform.landing import LocalZone, day_name
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from dev_server import DagsterDev
 
 pytestmark = pytest.mark.heavy

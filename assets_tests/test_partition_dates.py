@@ -16,7 +16,7 @@ def test_partitions_default_to_the_nycflights13_year(monkeypatch):
         assert partitions.DAILY.get_last_partition_key() == "2013-12-31"
         assert partitions.weekly(8).get_first_partition_key() == "2013-02-26"
         assert len(partitions.weekly(8).get_partition_keys()) == 44
-        from ai_platform.replay import default_years
+        from ai_platform.tools.replay import default_years
 
         assert default_years() is None  # plain replay of the source year, as before
 

@@ -12,9 +12,9 @@ from ai_platform.definitions import defs
 from ai_platform.ml import training
 from ai_platform.ml.specs import spec, specs
 from ai_platform.partitions import days
-from ai_platform.pipeline import run
-from ai_platform.progress import Reporter
-from ai_platform.run_summary import format_summary
+from ai_platform.tools.pipeline import run
+from ai_platform.tools.progress import Reporter
+from ai_platform.tools.run_summary import format_summary
 from runs import LAKE_UNTIL, copy_of_lake, make_run_until
 
 pytestmark = pytest.mark.heavy
@@ -156,7 +156,8 @@ BAD_DAY = date(2013, 1, 10)
 
 
 def test_make_run_skips_a_quarantined_day_and_builds_the_good_ones(tmp_path, monkeypatch):
-    from ai_platform import quarantine, replay
+    from ai_platform import quarantine
+    from ai_platform.tools import replay
 
     source = replay.read_source
 

@@ -21,7 +21,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 
 from ai_platform import settings
 from ai_platform.partitions import run_window
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from postgres_server import PostgresServer
 from runs import materialize_days, materialize_reference
 from sensor_runs import execute, tick

@@ -5,8 +5,8 @@ from datetime import date
 
 from rich.console import Console
 
-from ai_platform.progress import Reporter
-from ai_platform.replay import replay
+from ai_platform.tools.progress import Reporter
+from ai_platform.tools.replay import replay
 
 
 def test_replay_reports_each_file_against_a_total_known_from_the_start(zone, data_dir):

@@ -8,9 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ai_platform import cli, landing, settings
+from ai_platform import landing, settings
 from ai_platform.landing import LocalZone
-from ai_platform.replay import replay
+from ai_platform.tools import cli
+from ai_platform.tools.replay import replay
 
 
 def test_replay_writes_one_file_per_table_per_day_and_is_byte_identical(zone, data_dir):
@@ -47,7 +48,7 @@ def test_cli_replays_and_rejects_bad_dates(zone, data_dir, capsys):
 
 
 def test_follow_drops_one_further_day_per_interval_after_the_newest_landed_day(zone, data_dir):
-    from ai_platform.replay import follow, next_day
+    from ai_platform.tools.replay import follow, next_day
 
     replay(zone, date(2013, 1, 1), date(2013, 1, 3))
     waits, lines = [], []
@@ -71,13 +72,13 @@ ORIGIN = date(2013, 1, 1)
 
 
 def _synthetic(table: str, years: int, first: date, last: date, origin: date = ORIGIN) -> dict[date, pl.DataFrame]:
-    from ai_platform.replay import synthetic_days
+    from ai_platform.tools.replay import synthetic_days
 
     return dict(synthetic_days(table, years, first, last, origin))
 
 
 def _source_day(table: str, day: date) -> pl.DataFrame:
-    from ai_platform.replay import read_source
+    from ai_platform.tools.replay import read_source
 
     return read_source(table).filter(
         pl.col("year") == str(day.year), pl.col("month") == str(day.month), pl.col("day") == str(day.day)
@@ -85,7 +86,7 @@ def _source_day(table: str, day: date) -> pl.DataFrame:
 
 
 def test_synthetic_years_keep_weekdays_and_move_every_date_column_by_the_same_days():
-    from ai_platform.replay import YEAR_DAYS, source_day
+    from ai_platform.tools.replay import YEAR_DAYS, source_day
 
     # Year 2's days around the spring DST change and New Year of the source, from an origin 7 years later.
     origin = date(2020, 1, 7)  # a Tuesday, like 2013-01-01

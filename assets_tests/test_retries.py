@@ -13,7 +13,7 @@ import duckdb
 
 from ai_platform import lake, settings
 from ai_platform.landing import open_zone
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from processes import free_port
 from runs import materialize_days, materialize_reference
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ai_platform.landing import LocalZone
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from dev_server import DagsterDev
 from processes import live_processes
 

@@ -16,7 +16,7 @@ from dagster._serdes import serialize_value
 from ai_platform import settings
 from ai_platform.automation.alert_sensors import alert_on_run_failure
 from ai_platform.landing import day_name, open_zone
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from runs import materialize_reference
 from sensor_runs import execute, tick
 

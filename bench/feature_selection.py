@@ -68,7 +68,7 @@ def main() -> None:
     from ai_platform.ml import training
     from ai_platform.ml.specs import spec as load_spec
     from ai_platform.partitions import END_DATE, START_DATE, days
-    from ai_platform.pipeline import weeks_in_data
+    from ai_platform.tools.pipeline import weeks_in_data
 
     spec = load_spec(args.spec)
     files = [lake.features_day_path(spec.features_model, d) for d in days(START_DATE, END_DATE)]

@@ -31,8 +31,8 @@ def main() -> None:
     t0 = time.perf_counter()
     from ai_platform.definitions import defs
     from ai_platform.ml.specs import specs
-    from ai_platform.pipeline import run
-    from ai_platform.progress import Reporter
+    from ai_platform.tools.pipeline import run
+    from ai_platform.tools.progress import Reporter
 
     import_s = time.perf_counter() - t0
     with Reporter() as out:

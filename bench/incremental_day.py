@@ -153,7 +153,7 @@ def _zone():
 
 def _years() -> int:
     from ai_platform.partitions import END_DATE, START_DATE
-    from ai_platform.replay import years_covering
+    from ai_platform.tools.replay import years_covering
 
     return years_covering(END_DATE, START_DATE)
 
@@ -221,8 +221,9 @@ def step_prepare(work: Path, days: int, n: int) -> dict:
     """Build the history, unless it is built already."""
     import dagster as dg
 
-    from ai_platform import cli, landing
+    from ai_platform import landing
     from ai_platform.partitions import range_tags
+    from ai_platform.tools import cli
 
     marker = work / "built.json"
     out: dict = {}
@@ -266,8 +267,9 @@ def step_land(work: Path, days: int, n: int) -> dict:
     import dagster as dg
     import polars as pl
 
-    from ai_platform import cli, lake
-    from ai_platform.replay import next_day
+    from ai_platform import lake
+    from ai_platform.tools import cli
+    from ai_platform.tools.replay import next_day
 
     defs = _defs()
     instance = dg.DagsterInstance.get()

@@ -41,7 +41,7 @@ from ai_platform.landing import LocalZone  # noqa: E402
 from ai_platform.ml import keys, registry  # noqa: E402
 from ai_platform.ml.specs import spec  # noqa: E402
 from ai_platform.partitions import START_DATE, run_window, weekly  # noqa: E402
-from ai_platform.replay import replay  # noqa: E402
+from ai_platform.tools.replay import replay  # noqa: E402
 from dev_server import DagsterDev  # noqa: E402
 
 SPEC = "flight_delay"  # the model whose champion must serve the measured days

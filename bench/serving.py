@@ -43,8 +43,8 @@ BUILD = f"""
 from datetime import date
 from ai_platform.definitions import defs
 from ai_platform.ml.specs import spec
-from ai_platform.pipeline import run
-from ai_platform.progress import Reporter
+from ai_platform.tools.pipeline import run
+from ai_platform.tools.progress import Reporter
 run(defs, [spec({SPEC!r})], until=date.fromisoformat({LAST.isoformat()!r}), out=Reporter.quiet())
 """
 
@@ -70,7 +70,7 @@ def main() -> None:
 
     from ai_platform.ml import registry
     from ai_platform.ml.specs import spec
-    from ai_platform.serving.replay_requests import requests_for
+    from ai_platform.tools.replay_requests import requests_for
 
     _, flights, weather = requests_for(DAY)
     _, next_flights, next_weather = requests_for(NEXT)

@@ -85,8 +85,8 @@ def main() -> None:
     from ai_platform.ml.specs import specs
     from ai_platform.serving.app import PredictRequest, create_app, weather_records
     from ai_platform.serving.features import feature_columns
-    from ai_platform.serving.replay_requests import requests_for
     from ai_platform.serving.state import Holder
+    from ai_platform.tools.replay_requests import requests_for
 
     _, flights, weather = requests_for(DAY)
     _, next_flights, next_weather = requests_for(NEXT)

@@ -88,7 +88,7 @@ def step_lake(work: Path) -> dict:
     """Land the year and build every day's raw partitions and features, as `make run` does."""
     from ai_platform import landing, settings
     from ai_platform.partitions import END_DATE, START_DATE, range_tags
-    from ai_platform.replay import replay
+    from ai_platform.tools.replay import replay
 
     replay(landing.open_zone(settings.landing_uri()), START_DATE, END_DATE - timedelta(days=1))
     defs, instance = _defs(), _instance(Path(os.environ["DAGSTER_HOME"]))
@@ -105,7 +105,7 @@ def step_platform(work: Path, spec_names: list[str]) -> dict:
     from ai_platform.ml.evaluation import load_metrics
     from ai_platform.ml.specs import spec
     from ai_platform.partitions import END_DATE, START_DATE, range_tags
-    from ai_platform.pipeline import weeks_in_data
+    from ai_platform.tools.pipeline import weeks_in_data
 
     defs, instance = _defs(), _instance(Path(os.environ["DAGSTER_HOME"]))
     out = {}
@@ -150,7 +150,7 @@ def step_floor(work: Path, spec_names: list[str]) -> dict:
     from ai_platform.ml import cores
     from ai_platform.ml.specs import spec
     from ai_platform.partitions import END_DATE, START_DATE, days, parse_day
-    from ai_platform.pipeline import weeks_in_data
+    from ai_platform.tools.pipeline import weeks_in_data
 
     out = {}
     for name in spec_names:
@@ -198,7 +198,7 @@ def step_one_thread(work: Path, spec_names: list[str]) -> dict:
     from ai_platform.ml import keys, training
     from ai_platform.ml.specs import spec
     from ai_platform.partitions import END_DATE
-    from ai_platform.pipeline import weeks_in_data
+    from ai_platform.tools.pipeline import weeks_in_data
 
     defs, instance = _defs(), _instance(Path(os.environ["DAGSTER_HOME"]))
     out = {}

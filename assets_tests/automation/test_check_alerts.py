@@ -13,7 +13,7 @@ from ai_platform.automation.alert_sensors import send_failed_check_alerts
 from ai_platform.definitions import defs
 from ai_platform.landing import day_name
 from ai_platform.partitions import range_tags
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from runs import materialize_reference
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)

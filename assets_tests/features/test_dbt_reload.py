@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ai_platform import lake, settings
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from dev_server import DagsterDev
 
 pytestmark = pytest.mark.heavy

@@ -8,7 +8,7 @@ from ai_platform import lake, landing
 from ai_platform.features.assets import partition_window
 from ai_platform.features.manifest import lake_exports, manifest
 from ai_platform.ml.specs import specs
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from runs import materialize_days, materialize_reference
 
 OUTCOMES = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"]

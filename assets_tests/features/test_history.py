@@ -5,7 +5,7 @@ from datetime import date
 import dagster as dg
 
 from ai_platform.features.history import CHECK
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from runs import materialize_days, materialize_reference
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from ai_platform.ml.drift import OTHER, drift_table, psi, reference_profile
-from ai_platform.replay import read_source
+from ai_platform.tools.replay import read_source
 
 
 def _frame(n: int, seed: int, shift: float = 0.0) -> pl.DataFrame:

@@ -21,7 +21,7 @@ from ai_platform import lake, quarantine, settings
 from ai_platform.automation.landing_sensor import Cursor, look
 from ai_platform.files import sha256
 from ai_platform.landing import Entry, LocalZone, day_name
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from conftest import instance_overrides
 from instance_dirs import instance_dir
 from runs import materialize_reference

@@ -5,7 +5,7 @@ import pytest
 
 from ai_platform.raw.ingest import IngestError, parse
 from ai_platform.raw.schemas import FLIGHTS
-from ai_platform.replay import read_source
+from ai_platform.tools.replay import read_source
 
 SRC = Path("landing/flights/2013-01-07.csv")
 

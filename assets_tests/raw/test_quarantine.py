@@ -9,7 +9,7 @@ import polars as pl
 from ai_platform import lake, quarantine
 from ai_platform.files import sha256
 from ai_platform.landing import day_name
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 from sensor_runs import execute, tick
 
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)

@@ -6,7 +6,7 @@ import polars as pl
 from ai_platform import lake, landing
 from ai_platform.files import sha256
 from ai_platform.raw import assets as raw
-from ai_platform.replay import replay
+from ai_platform.tools.replay import replay
 
 FLIGHTS = dg.AssetKey(["raw", "flights"])
 

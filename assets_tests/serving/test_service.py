@@ -11,7 +11,7 @@ import pytest
 from ai_platform.ml import registry
 from ai_platform.ml.predictions import predictions_path
 from ai_platform.ml.specs import spec
-from ai_platform.serving.replay_requests import requests_for
+from ai_platform.tools.replay_requests import requests_for
 from processes import free_port
 from runs import LAKE_UNTIL, copy_of_lake
 from serving_process import serving
@@ -92,8 +92,8 @@ def test_every_flight_of_a_held_out_day_scores_as_the_batch_predictions(running,
 
     # Then the batch pipeline scores the same day (and publishes its snapshot, which the service picks up).
     from ai_platform.definitions import defs
-    from ai_platform.pipeline import run
-    from ai_platform.progress import Reporter
+    from ai_platform.tools.pipeline import run
+    from ai_platform.tools.progress import Reporter
 
     run(defs, [SPEC], until=HELD_OUT, instance=instance, out=Reporter.quiet())
     offline = pl.read_parquet(predictions_path(SPEC, HELD_OUT))

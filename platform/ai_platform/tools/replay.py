@@ -29,7 +29,7 @@ import polars as pl
 from ai_platform import landing
 from ai_platform.landing import LandingZone
 from ai_platform.partitions import END_DATE, START_DATE
-from ai_platform.progress import Advance, no_progress
+from ai_platform.tools.progress import Advance, no_progress
 
 
 def _package_data_dir() -> Path:

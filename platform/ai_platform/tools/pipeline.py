@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ai_platform import lake, landing, quarantine, run_summary, settings
+from ai_platform import lake, landing, quarantine, settings
 from ai_platform.automation.landing_sensor import contiguous, quarantined_day
 from ai_platform.features.manifest import LakeExport, lake_exports, manifest
 from ai_platform.files import sha256
@@ -24,8 +24,9 @@ from ai_platform.ml.evaluation import load_metrics
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, range_tags, weekly
-from ai_platform.progress import Reporter
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS
+from ai_platform.tools import run_summary
+from ai_platform.tools.progress import Reporter
 
 
 def _changed(zone: LandingZone, name: landing.LandingName, lake_path) -> bool:
@@ -241,7 +242,7 @@ def run(
     progress (default: messages printed, no bars).
     """
     end = (until + timedelta(days=1)) if until else END_DATE
-    from ai_platform.replay import default_years, replay
+    from ai_platform.tools.replay import default_years, replay
 
     out = out or Reporter()
     started = time.perf_counter()

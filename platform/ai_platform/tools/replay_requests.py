@@ -14,8 +14,8 @@ import polars as pl
 
 from ai_platform.raw.ingest import parse
 from ai_platform.raw.schemas import FLIGHTS, WEATHER
-from ai_platform.replay import read_source
 from ai_platform.serving.features import dbt_vars
+from ai_platform.tools.replay import read_source
 
 WEATHER_FIELDS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
 

@@ -77,8 +77,8 @@ def _replay(args: argparse.Namespace) -> None:
 
     from ai_platform import settings
     from ai_platform.landing import open_zone
-    from ai_platform.progress import Reporter
-    from ai_platform.replay import default_years, follow, next_day, replay, synthetic_end, synthetic_window
+    from ai_platform.tools.progress import Reporter
+    from ai_platform.tools.replay import default_years, follow, next_day, replay, synthetic_end, synthetic_window
 
     zone = open_zone(args.to or settings.landing_uri())
     # Partitions beyond the source year (AI_PLATFORM_START_DATE / _END_DATE) replay synthetic years by default.
@@ -122,9 +122,9 @@ def _run(args: argparse.Namespace) -> None:
         warnings.filterwarnings("ignore", category=category)
     from ai_platform.definitions import defs
     from ai_platform.ml.specs import specs
-    from ai_platform.pipeline import run
-    from ai_platform.progress import Reporter
-    from ai_platform.run_summary import format_summary
+    from ai_platform.tools.pipeline import run
+    from ai_platform.tools.progress import Reporter
+    from ai_platform.tools.run_summary import format_summary
 
     with Reporter() as out:
         summary = run(defs, specs(), out=out)
