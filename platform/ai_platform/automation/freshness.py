@@ -1,9 +1,8 @@
-"""Freshness: time-window policies per layer, and a check that the expected latest day has arrived.
+"""Freshness that knows partitions: a check that the expected latest day has arrived.
 
-A freshness policy looks at the newest materialization of *any* partition, so backfilling an old day
-makes an asset look fresh. `latest_day_arrived` is partition-aware: every day that landed (or, on the
-wall clock, every day up to yesterday) must be materialized. Windows are counted in days of data
-(AI_PLATFORM_DAY_SECONDS), so the same policies fit live data and a replay that drops a day every N s.
+A freshness policy (`policies.daily_policy`, ...) looks at the newest materialization of *any* partition, so
+backfilling an old day makes an asset look fresh. `latest_day_arrived` is partition-aware: every day that landed
+(or, on the wall clock, every day up to yesterday) must be materialized.
 """
 
 import os
@@ -23,26 +22,6 @@ ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.STARTED,
 ]
 CLOCKS = ("landing", "wall")
-_MIN_WINDOW = timedelta(minutes=1)  # Dagster's smallest freshness window
-
-
-def _window(data_days: float) -> timedelta:
-    return max(timedelta(seconds=data_days * settings.day_seconds()), _MIN_WINDOW)
-
-
-def _policy(warn_days: float, fail_days: float) -> dg.FreshnessPolicy:
-    fail, warn = _window(fail_days), _window(warn_days)
-    return dg.FreshnessPolicy.time_window(fail_window=fail, warn_window=warn if warn < fail else None)
-
-
-def daily_policy() -> dg.FreshnessPolicy:
-    """A daily asset is late after 1.5 days of data without a new materialization, failed after 2."""
-    return _policy(1.5, 2)
-
-
-def weekly_policy() -> dg.FreshnessPolicy:
-    """A weekly model or report is late after 8 days of data, failed after 10."""
-    return _policy(8, 10)
 
 
 def clock() -> str:

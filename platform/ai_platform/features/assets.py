@@ -17,7 +17,7 @@ import polars as pl
 from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, dbt_assets
 
 from ai_platform import lake, settings
-from ai_platform.automation.freshness import daily_policy
+from ai_platform.automation.policies import daily_policy
 from ai_platform.features.check_descriptions import describe_test
 from ai_platform.features.dbt_cli import DbtCli, dbt_cli
 from ai_platform.features.manifest import ensure_manifest, is_lake_export, is_snapshot_export, lake_exports, manifest

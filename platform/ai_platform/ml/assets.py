@@ -6,8 +6,7 @@ from datetime import timedelta
 import dagster as dg
 
 from ai_platform import settings
-from ai_platform.automation.freshness import weekly_policy
-from ai_platform.automation.retraining import retrain_condition
+from ai_platform.automation.policies import eager_condition, weekly_policy
 from ai_platform.ml import evaluation, keys, registry, versions
 from ai_platform.ml.history_report import history_markdown, write_history_report
 from ai_platform.ml.spec import ModelSpec
@@ -48,7 +47,7 @@ def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsD
         ],
         group_name=GROUP,
         kinds={"lightgbm", "python"},
-        automation_condition=retrain_condition(),
+        automation_condition=eager_condition(),
         freshness_policy=weekly_policy(),
         pool=LIGHTGBM_POOL,
         description=(
@@ -68,7 +67,7 @@ def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsD
         deps=[model_key, features],
         group_name=GROUP,
         kinds={"lightgbm", "html"},
-        automation_condition=retrain_condition(),
+        automation_condition=eager_condition(),
         freshness_policy=weekly_policy(),
         pool=LIGHTGBM_POOL,
         description=(

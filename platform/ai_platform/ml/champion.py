@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 import pydantic
 
-from ai_platform.automation.retraining import retrain_condition
+from ai_platform.automation.policies import eager_condition
 from ai_platform.ml import evaluation, keys, registry, training, versions
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import days, parse_day
@@ -73,7 +73,7 @@ def build_champion_asset(
         ],
         group_name="ml",
         kinds={"python"},
-        automation_condition=retrain_condition(),
+        automation_condition=eager_condition(),
         description=(
             "Which model version serves, decided each week: the week's new model (challenger) replaces the "
             "champion only if, on the challenger's own unseen week, its AUC is higher by at least "

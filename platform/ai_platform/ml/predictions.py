@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from ai_platform import lake, settings
-from ai_platform.automation.retraining import retrain_condition
+from ai_platform.automation.policies import eager_condition
 from ai_platform.ml import keys, registry, training
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import DAILY, parse_day
@@ -78,7 +78,7 @@ def build_predictions_asset(
         group_name="ml",
         kinds={"lightgbm", "parquet"},
         pool="lightgbm",
-        automation_condition=retrain_condition(),
+        automation_condition=eager_condition(),
         description=(
             f"Every flight of the day scored by the {spec.name} champion in effect that day (promoted before it), "
             f"in the lake as Parquet: lake/predictions/{spec.name}/date=<day>/data.parquet (flight_id, score, "

@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from ai_platform import alerts, settings
-from ai_platform.automation.retraining import retrain_condition
+from ai_platform.automation.policies import eager_condition
 from ai_platform.files import write_atomic
 from ai_platform.ml import drift, evaluation, keys, training
 from ai_platform.ml.predictions import predictions_path, serving_version
@@ -99,7 +99,7 @@ def build_drift_asset(
         deps=[dg.AssetKey(spec.features_model), keys.serving_dep(champion_key)],
         group_name=GROUP,
         kinds={"polars"},
-        automation_condition=retrain_condition(),
+        automation_condition=eager_condition(),
         description=(
             "Population stability index of every feature of the day against the training window of the champion "
             f"serving it (10 quantile bins + missing). The day drifts when one of the champion's "
@@ -155,7 +155,7 @@ def build_quality_asset(spec: ModelSpec, predictions_key: dg.AssetKey) -> dg.Ass
         deps=[predictions_key, dg.AssetKey(spec.features_model)],
         group_name=GROUP,
         kinds={"polars"},
-        automation_condition=retrain_condition(),
+        automation_condition=eager_condition(),
         description="The day's predictions against its real outcomes: ROC-AUC, log loss, calibration error.",
         check_specs=[
             dg.AssetCheckSpec(

@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from ai_platform import alerts, lake, quarantine, settings
-from ai_platform.automation.freshness import daily_policy
+from ai_platform.automation.policies import daily_policy
 from ai_platform.files import sha256
 from ai_platform.landing import LandingName, LandingResource, LandingZone, day_name, reference_name
 from ai_platform.partitions import DAILY, parse_day
