@@ -1,10 +1,8 @@
 """The code location: composes each layer's assets, checks, jobs, sensors and resources."""
 
-from datetime import timedelta
-
 import dagster as dg
 
-from ai_platform import settings, upstream_fixes
+from ai_platform import upstream_fixes
 from ai_platform.automation.alert_sensors import (
     alert_on_failed_check,
     alert_on_run_failure,
@@ -13,59 +11,20 @@ from ai_platform.automation.alert_sensors import (
 from ai_platform.automation.freshness import build_latest_day_checks
 from ai_platform.automation.landing_sensor import build_landing_sensor
 from ai_platform.automation.retraining import build_retraining_sensor
+from ai_platform.executors import executor_def
 from ai_platform.features import assets as features
 from ai_platform.features.history import build_history_checks
 from ai_platform.features.manifest import lake_exports, manifest
-from ai_platform.jobs import daily_job, landing_job, reference_job, serving_keys
+from ai_platform.jobs import daily_job, landing_job, reference_job, serving_ready
 from ai_platform.ml.assets import GROUP as ML_GROUP
-from ai_platform.ml.predictions import ready_to_serve
 from ai_platform.ml.specs import spec_definitions, specs
 from ai_platform.monitoring.assets import GROUP as MONITORING_GROUP
-from ai_platform.partitions import days, weekly
 from ai_platform.raw import assets as raw
 
 upstream_fixes.apply()
 
 feature_keys = sorted(features.flights_dbt.keys)
 exported_keys = [dg.AssetKey(e.model) for e in lake_exports(manifest())]
-
-
-def executor_def() -> dg.ExecutorDefinition:
-    """The executor named by AI_PLATFORM_EXECUTOR (read when the code location loads).
-
-    One machine: `in_process` (default; ~60 ms a step instead of ~1-2 s to spawn a process) or `multiprocess`.
-    Past one machine: `k8s` (each step in its own Kubernetes Job; image, namespace and env come from the
-    instance's K8sRunLauncher, deploy/k8s/dagster.yaml) or `celery` (steps as Celery tasks; broker and result
-    backend from AI_PLATFORM_CELERY_BROKER_URL / AI_PLATFORM_CELERY_BACKEND_URL, resolved when a run starts,
-    deploy/celery/). Their libraries are imported only when selected: the default import path stays as fast.
-    """
-    name = settings.executor()
-    if name == "k8s":
-        from dagster_k8s import k8s_job_executor
-
-        return k8s_job_executor
-    if name == "celery":
-        from dagster_celery import celery_executor
-
-        return celery_executor.configured(
-            {
-                "broker": {"env": "AI_PLATFORM_CELERY_BROKER_URL"},
-                "backend": {"env": "AI_PLATFORM_CELERY_BACKEND_URL"},
-            },
-            name="celery",
-        )
-    return dg.in_process_executor if name == "in_process" else dg.multiprocess_executor
-
-
-def serving_ready(first, last) -> list[dg.AssetKey]:
-    """The predictions and monitoring of the specs whose champion decisions for [first, last] are made."""
-    span = days(first, last + timedelta(days=1))
-    return [
-        key
-        for spec in specs()
-        if all(ready_to_serve(spec, weekly(spec.window_weeks), d) for d in span)
-        for key in serving_keys(spec)
-    ]
 
 
 def build_defs() -> dg.Definitions:

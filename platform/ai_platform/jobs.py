@@ -2,10 +2,15 @@
 backfill policies in one job make Dagster fall back to one partition per run (see EXAMPLES.md); the
 landing job mixes them only among daily assets that all backfill as a single run."""
 
+from datetime import date, timedelta
+
 import dagster as dg
 
 from ai_platform.ml import keys
+from ai_platform.ml.predictions import ready_to_serve
 from ai_platform.ml.spec import ModelSpec
+from ai_platform.ml.specs import specs
+from ai_platform.partitions import days, weekly
 
 
 def weekly_keys(spec: ModelSpec) -> list[dg.AssetKey]:
@@ -72,4 +77,15 @@ def model_jobs(spec: ModelSpec) -> list:
             selection=dg.AssetSelection.assets(keys.history_report(spec.name)),
             description=f"Render the {spec.name} model history report.",
         ),
+    ]
+
+
+def serving_ready(first: date, last: date) -> list[dg.AssetKey]:
+    """The predictions and monitoring of the specs whose champion decisions for [first, last] are made."""
+    span = days(first, last + timedelta(days=1))
+    return [
+        key
+        for spec in specs()
+        if all(ready_to_serve(spec, weekly(spec.window_weeks), d) for d in span)
+        for key in serving_keys(spec)
     ]
