@@ -14,7 +14,7 @@ import polars as pl
 
 from ai_platform.raw.ingest import parse
 from ai_platform.raw.schemas import FLIGHTS, WEATHER
-from ai_platform.serving.features import dbt_vars
+from ai_platform.serving.features import SCHEDULE_FIELDS, dbt_vars
 from ai_platform.tools.replay import read_source
 
 WEATHER_FIELDS = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
@@ -108,13 +108,8 @@ def weather(day: date) -> dict[str, list[dict]]:
     return out
 
 
-FLIGHT_FIELDS = (
-    "carrier", "flight", "tailnum", "origin", "dest", "distance", "sched_dep_time", "sched_arr_time",
-    "origin_hour_scheduled", "origin_day_scheduled", "dest_day_scheduled", "carrier_day_scheduled",
-    "tail_day_legs", "tail_leg_number", "tail_prev_departure_gap_min", "tail_prev_leg_known_dep_delay",
-    "origin_departures_so_far", "origin_late_share_so_far", "origin_known_dep_delay_so_far",
-    "origin_carrier_late_share_so_far",
-)  # fmt: skip
+# What a request sends per flight: the schedule and status fields, and the scheduled times.
+FLIGHT_FIELDS = (*SCHEDULE_FIELDS, "sched_dep_time", "sched_arr_time")
 
 
 def requests_for(day: date) -> tuple[list[str], list[dict], dict[str, list[dict]]]:
