@@ -12,7 +12,7 @@ from ai_platform.definitions import defs
 from ai_platform.ml import training
 from ai_platform.ml.specs import spec, specs
 from ai_platform.partitions import days
-from ai_platform.tools.pipeline import run
+from ai_platform.tools.pipeline import run, stretches
 from ai_platform.tools.progress import Reporter
 from ai_platform.tools.run_summary import format_summary
 from runs import LAKE_UNTIL, copy_of_lake, make_run_until
@@ -120,6 +120,13 @@ def test_features_read_by_models_match_the_warehouse(eleven_weeks):
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
         n = con.execute("select count(*) from flight_features where flight_date = date '2013-03-01'").fetchone()[0]
     assert pl.read_parquet(lake.features_day_path("flight_features", date(2013, 3, 1))).height == n > 0
+
+
+def test_weeks_to_redo_become_one_range_run_per_stretch_never_spanning_a_week_left_out():
+    weeks = ["2013-01-01", "2013-01-08", "2013-01-15", "2013-01-22", "2013-01-29"]
+    assert stretches(weeks[1:3] + weeks[4:], weeks) == [("2013-01-08", "2013-01-15"), ("2013-01-29", "2013-01-29")]
+    assert stretches(weeks, weeks) == [(weeks[0], weeks[-1])]
+    assert stretches([], weeks) == []
 
 
 def test_definitions_validate_from_the_workspace():

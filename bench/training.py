@@ -4,7 +4,8 @@ competing CPU-bound process.
 1. A lake holding the year's features, built with the platform's own jobs (replay, reference tables, every
    day through raw and dbt) and kept in data/bench/training/base/ until the dbt project changes.
 2. The platform (a fresh process, data directory and instance; the lake's feature files copied in): per spec the
-   44 weekly `train_and_evaluate_<spec>` runs (model, evaluation, champion decision), then the year's
+   44 weeks' models, evaluations and champion decisions as `make run` plans them (`train_and_evaluate_<spec>`,
+   one range run for the models and evaluations, one for the decisions), then the year's
    `predict_and_monitor_<spec>` run. Seconds per step kind from Dagster's step stats; out-of-time AUC per week.
 3. The floor, in a fresh process: per spec and week, read the window's feature files with polars, build the
    matrix, `lightgbm.train` with the spec's parameters and the same early stopping (hence the same rounds), and
@@ -100,12 +101,17 @@ def step_lake(work: Path) -> dict:
 
 
 def step_platform(work: Path, spec_names: list[str]) -> dict:
-    """Every week's model, evaluation and champion decision, then the year's predictions and monitoring."""
+    """Every week's model, evaluation and champion decision as `make run` plans them, then the year's predictions
+    and monitoring."""
+    import dagster as dg
+
     from ai_platform.ml import keys, training
     from ai_platform.ml.evaluation import load_metrics
     from ai_platform.ml.specs import spec
     from ai_platform.partitions import END_DATE, START_DATE, range_tags
-    from ai_platform.tools.pipeline import weeks_in_data
+    from ai_platform.tools.pipeline import train_weeks, weeks_in_data
+    from ai_platform.tools.progress import Reporter
+    from ai_platform.tools.run_summary import Timing
 
     defs, instance = _defs(), _instance(Path(os.environ["DAGSTER_HOME"]))
     out = {}
@@ -114,28 +120,23 @@ def step_platform(work: Path, spec_names: list[str]) -> dict:
         seconds: dict[str, float] = {}
         rounds, weeks = 0, {}
         t0 = time.perf_counter()
-        runs = [
-            defs.resolve_job_def(keys.train_job(name)).execute_in_process(
-                instance=instance, run_config=QUIET, partition_key=week
-            )
-            for week in weeks_in_data(s, END_DATE)
-        ]
-        runs.append(
-            defs.resolve_job_def(keys.serve_job(name)).execute_in_process(
-                instance=instance, run_config=QUIET, tags=range_tags(START_DATE, END_DATE - timedelta(days=1))
-            )
+        train_weeks(defs, instance, s, [], END_DATE, Timing(), Reporter.quiet())
+        served = defs.resolve_job_def(keys.serve_job(name)).execute_in_process(
+            instance=instance, run_config=QUIET, tags=range_tags(START_DATE, END_DATE - timedelta(days=1))
         )
         wall = time.perf_counter() - t0
-        for result in runs:
-            assert result.success
-            for step in instance.get_run_step_stats(result.run_id):
+        assert served.success
+        runs = instance.get_runs(dg.RunsFilter(job_name=keys.train_job(name))) + [served.dagster_run]
+        for run in runs:
+            assert run.is_success
+            for step in instance.get_run_step_stats(run.run_id):
                 kind = step.step_key.removeprefix(f"ml__{name}__").removeprefix(f"monitoring__{name}__")
                 seconds[kind] = seconds.get(kind, 0.0) + step.end_time - step.start_time
         for week in weeks_in_data(s, END_DATE):
             card = training.load_card(s, week)
             rounds += card["best_iteration"]
             weeks[week] = {"auc": load_metrics(name, week)["roc_auc"], "model_sha256": card["model_file_sha256"]}
-        out[name] = {"wall_s": wall, "step_s": seconds, "rounds": rounds, "weeks": weeks}
+        out[name] = {"wall_s": wall, "step_s": seconds, "runs": len(runs), "rounds": rounds, "weeks": weeks}
     return out
 
 
@@ -304,6 +305,7 @@ def main() -> None:
         training_s = q["step_s"]["model"]
         last = one[name]["week"]
         figures["specs"][name] = {
+            "runs": q["runs"],
             "quiet": q["step_s"] | {"wall_s": q["wall_s"]},
             "busy": b["step_s"] | {"wall_s": b["wall_s"]},
             "floor_train_s": floor[name]["train_s"],
@@ -322,7 +324,7 @@ def main() -> None:
     figures["platform_peak_rss_mb"] = runs["quiet"][2]
 
     for name, f in figures["specs"].items():
-        print(f"\n{name}: {f['weeks']} weekly models")
+        print(f"\n{name}: {f['weeks']} weekly models in {f['runs']} runs")
         print("  seconds (quiet): " + ", ".join(f"{k} {v:.1f}" for k, v in f["quiet"].items()))
         print(
             f"  training: platform {f['quiet']['model']:.1f} s, floor {f['floor_train_s']:.1f} s "

@@ -14,6 +14,7 @@ from ai_platform.definitions import defs
 from ai_platform.landing import LocalZone, day_name
 from ai_platform.ml import registry, training
 from ai_platform.ml.champion import scored_on_week
+from ai_platform.ml.evaluation import load_metrics
 from ai_platform.ml.predictions import predictions_path, serving_version
 from ai_platform.ml.specs import spec
 from ai_platform.partitions import days, weekly
@@ -53,6 +54,38 @@ def test_every_week_is_decided_with_its_numbers_and_audited(eleven_weeks):
         assert d["effective_from"] == (date.fromisoformat(d["week"]) + timedelta(days=7)).isoformat()
     audit = (registry.registry_dir(SPEC) / "audit.jsonl").read_text().splitlines()
     assert [json.loads(line)["week"] for line in audit] == WEEKS
+
+
+def test_a_range_run_records_each_week_as_one_run_per_week_would(eleven_weeks):
+    """`make run` trains a stretch of weeks in one run: each week still has its own materialization and metadata,
+    the checks one result over the range naming the weeks that failed, and the same models and decisions as runs
+    of one week each."""
+    instance, _ = eleven_weeks
+    model, evaluation = dg.AssetKey(["ml", "flight_delay", "model"]), dg.AssetKey(["ml", "flight_delay", "evaluation"])
+    windows = {
+        week: instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=model, asset_partitions=[week]), limit=1)
+        .records[0]
+        .asset_materialization.metadata["training_window"]
+        .value
+        for week in WEEKS
+    }
+    assert windows == {w: " .. ".join(training.load_card(SPEC, w)["training_window"]) for w in WEEKS}
+    (floor_check,) = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(evaluation, "auc_above_floor"), limit=1
+    )
+    result = floor_check.event.dagster_event.event_specific_data
+    below = [w for w in WEEKS if load_metrics(SPEC.name, w)["roc_auc"] < SPEC.auc_floor]
+    assert result.metadata["partitions"].value == len(WEEKS) and result.metadata["failing"].value == below
+    assert result.passed == (not below)
+
+    ranged = {w: (training.load_card(SPEC, w)["model_file_sha256"], registry.load_decision(SPEC, w)) for w in WEEKS}
+    job = defs.resolve_job_def("train_and_evaluate_flight_delay")
+    for week in WEEKS:
+        assert job.execute_in_process(instance=instance, partition_key=week).success
+    for week in WEEKS:
+        decision = registry.load_decision(SPEC, week)
+        assert training.load_card(SPEC, week)["model_file_sha256"] == ranged[week][0]
+        assert (decision["action"], decision["champion"]) == (ranged[week][1]["action"], ranged[week][1]["champion"])
 
 
 def test_each_day_is_predicted_by_the_champion_in_effect_that_day_never_by_a_model_that_saw_it(eleven_weeks):

@@ -58,8 +58,11 @@ def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsD
         check_specs=versions.model_checks(model_key),
     )
     def model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        start = parse_day(context.partition_key)
-        return versions.train_version(spec, context.partition_key, days(spec.training_start(start, START_DATE), start))
+        def train(week: str) -> dg.MaterializeResult:
+            start = parse_day(week)
+            return versions.train_version(spec, week, days(spec.training_start(start, START_DATE), start))
+
+        return versions.each_partition(context, train)
 
     @dg.asset(
         key=evaluation_key,
@@ -78,9 +81,11 @@ def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsD
         check_specs=versions.evaluation_checks(spec, evaluation_key),
     )
     def model_evaluation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        start = parse_day(context.partition_key)
-        eval_days = days(start, start + timedelta(days=spec.eval_days))
-        return versions.evaluate_version(spec, context.partition_key, eval_days)
+        def evaluate(week: str) -> dg.MaterializeResult:
+            start = parse_day(week)
+            return versions.evaluate_version(spec, week, days(start, start + timedelta(days=spec.eval_days)))
+
+        return versions.each_partition(context, evaluate)
 
     return model, model_evaluation
 

@@ -83,7 +83,12 @@ def build_champion_asset(
         ),
     )
     def champion(context: dg.AssetExecutionContext, config: ChampionConfig) -> dg.MaterializeResult:
-        week = context.partition_key
+        if config.rollback_to and len(context.partition_keys) > 1:
+            raise dg.Failure("rollback_to applies to one decision: materialize a single week with it")
+        # Each decision compares with the champion the previous one left: a range is decided in order.
+        return versions.each_partition(context, lambda week: decide(week, config, context.run.run_id))
+
+    def decide(week: str, config: ChampionConfig, run_id: str) -> dg.MaterializeResult:
         keys = weeks.get_partition_keys()
         earlier = keys[: keys.index(week)]
         # The champion this decision replaces: the earlier week's, or an off-cycle one taking effect by then.
@@ -110,7 +115,7 @@ def build_champion_asset(
         else:
             incumbent = scored_on_week(spec, previous, week) if previous else None
             decision = registry.decide(spec, week, challenger(spec, week), incumbent)
-        registry.save_decision(spec, decision, context.run_id)
+        registry.save_decision(spec, decision, run_id)
         return versions.decision_result(
             decision,
             history=dg.MetadataValue.md(_history_table(registry.history(spec))),

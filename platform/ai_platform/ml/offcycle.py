@@ -96,7 +96,7 @@ def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
         incumbent = scored_on_days(spec, serving, eval_days) if serving else None
         effective = eval_days[-1] + timedelta(days=1)
         decision = registry.decide(spec, version, challenger(spec, version), incumbent, effective)
-        registry.save_decision(spec, decision, context.run_id)
+        registry.save_decision(spec, decision, context.run.run_id)
         return versions.decision_result(decision)
 
     return [offcycle_model, offcycle_evaluation, offcycle_champion]

@@ -4,10 +4,12 @@ and the days it is evaluated on, which it never saw."""
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
 
+from ai_platform import alerts
 from ai_platform.files import write_atomic
 from ai_platform.ml import drift, evaluation, training
 from ai_platform.ml.spec import ModelSpec
@@ -15,6 +17,38 @@ from ai_platform.ml.spec import ModelSpec
 
 def png_markdown(path) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})")
+
+
+def each_partition(
+    context: dg.AssetExecutionContext, materialize: Callable[[str], dg.MaterializeResult]
+) -> dg.MaterializeResult:
+    """Materialize every partition of the run, in order (a range run trains a stretch of weeks in one step, without
+    paying a run and a step per week). A one-partition run returns its result whole. In a range run each partition
+    keeps its own metadata, and each check gives one result over the range: failed if it failed for a partition,
+    those partitions named in `alerts.FAILING_METADATA`, the worst severity. Dagster gives a range run's partitions
+    one data version (computed from the run), so an explicit per-partition data version holds for one-partition runs.
+    """
+    partitions = context.partition_keys
+    if len(partitions) == 1:
+        return materialize(partitions[0])
+    checks: dict[str, list[tuple[str, dg.AssetCheckResult]]] = {}
+    for partition in partitions:
+        result = materialize(partition)
+        context.add_asset_metadata(dict(result.metadata or {}), partition_key=partition)
+        for check in result.check_results or []:
+            checks.setdefault(check.check_name, []).append((partition, check))
+    return dg.MaterializeResult(check_results=[_over_range(name, results) for name, results in checks.items()])
+
+
+def _over_range(name: str, results: list[tuple[str, dg.AssetCheckResult]]) -> dg.AssetCheckResult:
+    failed = [(partition, r) for partition, r in results if not r.passed]
+    warn_only = failed and all(r.severity == dg.AssetCheckSeverity.WARN for _, r in failed)
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.WARN if warn_only else dg.AssetCheckSeverity.ERROR,
+        metadata={"partitions": len(results), alerts.FAILING_METADATA: [partition for partition, _ in failed]},
+    )
 
 
 def model_checks(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
