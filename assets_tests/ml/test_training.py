@@ -96,3 +96,24 @@ def test_training_leaves_a_core_to_a_cpu_bound_process_beside_it(monkeypatch):
 def test_an_explicit_thread_count_wins(monkeypatch):
     monkeypatch.setenv(settings.LGBM_THREADS_ENV, "3")
     assert cores.lgbm_threads() == 3
+
+
+def test_a_day_rewritten_in_the_lake_is_read_again_not_served_from_the_cache(tmp_path, monkeypatch):
+    from ai_platform import lake
+    from ai_platform.files import sha256
+
+    monkeypatch.setenv(settings.DATA_DIR_ENV, str(tmp_path))
+    df = _window(days=2, per_day=50).with_columns(flight_id=pl.int_range(pl.len()))
+    days = [FIRST, FIRST + timedelta(days=1)]
+    for day in days:
+        lake.write_parquet(df.filter(pl.col("flight_date") == day), lake.features_day_path(SPEC.features_model, day))
+    first, versions = training.load_days(SPEC, days)
+    assert first.height == 100 and training.load_days(SPEC, days)[1] == versions
+
+    path = lake.features_day_path(SPEC.features_model, days[1])
+    corrected = df.filter(pl.col("flight_date") == days[1]).with_columns(label=1 - pl.col("label"))
+    lake.write_parquet(corrected, path)
+    again, new_versions = training.load_days(SPEC, days)
+
+    assert new_versions == {**versions, days[1].isoformat(): sha256(path.read_bytes())} != versions
+    assert again["label"].to_list() == first["label"].to_list()[:50] + corrected["label"].to_list()
