@@ -12,7 +12,7 @@ import pytest
 from ai_platform import settings
 from ai_platform.definitions import defs
 from ai_platform.landing import LocalZone, day_name
-from ai_platform.ml import registry, training
+from ai_platform.ml import keys, registry, training
 from ai_platform.ml.champion import scored_on_week
 from ai_platform.ml.evaluation import load_metrics
 from ai_platform.ml.predictions import predictions_path, serving_version
@@ -61,7 +61,7 @@ def test_a_range_run_records_each_week_as_one_run_per_week_would(eleven_weeks):
     the checks one result over the range naming the weeks that failed, and the same models and decisions as runs
     of one week each."""
     instance, _ = eleven_weeks
-    model, evaluation = dg.AssetKey(["ml", "flight_delay", "model"]), dg.AssetKey(["ml", "flight_delay", "evaluation"])
+    model, evaluation = keys.model(SPEC.name), keys.evaluation(SPEC.name)
     windows = {
         week: instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=model, asset_partitions=[week]), limit=1)
         .records[0]

@@ -24,7 +24,8 @@ from ai_platform.raw import assets as raw
 upstream_fixes.apply()
 
 feature_keys = sorted(features.flights_dbt.keys)
-exported_keys = [dg.AssetKey(e.model) for e in lake_exports(manifest())]
+exports = lake_exports(manifest())
+exported_keys = [dg.AssetKey(e.model) for e in exports]
 
 
 def build_defs() -> dg.Definitions:
@@ -38,7 +39,7 @@ def build_defs() -> dg.Definitions:
         assets=assets,
         asset_checks=[
             *build_latest_day_checks([*(a.key for a in raw.daily_assets), *exported_keys]),
-            *build_history_checks(lake_exports(manifest())),
+            *build_history_checks(exports),
         ],
         jobs=[reference_job, daily_job, landing],
         sensors=[

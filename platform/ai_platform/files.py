@@ -18,6 +18,16 @@ def sha256(data: bytes) -> str:
 TEMP_FOLDER = ".tmp"
 
 
+FileVersion = tuple[str, int, int, int]
+
+
+def file_version(path: Path) -> FileVersion:
+    """What identifies the current content of `path` for a cache: its path, inode, size and mtime. `write_atomic`
+    renames a new file over the old one, so a rewritten file is a new version; raises FileNotFoundError."""
+    stat = path.stat()
+    return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def _remove_dead_writers_temps(path: Path) -> None:
     """Delete the temp files of `path` whose writer process has died (killed between its write and its rename).
 

@@ -59,7 +59,8 @@ def model_jobs(spec: ModelSpec) -> list:
         dg.define_asset_job(
             keys.train_job(spec.name),
             selection=dg.AssetSelection.assets(*weekly_keys(spec)),
-            description=f"Train and evaluate the {spec.name} model of a week, then decide the champion.",
+            description=f"Train and evaluate the {spec.name} model of a week (or of each week of a range, in order), "
+            "then decide the champion.",
         ),
         dg.define_asset_job(
             keys.serve_job(spec.name),

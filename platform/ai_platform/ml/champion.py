@@ -89,8 +89,8 @@ def build_champion_asset(
         return versions.each_partition(context, lambda week: decide(week, config, context.run.run_id))
 
     def decide(week: str, config: ChampionConfig, run_id: str) -> dg.MaterializeResult:
-        keys = weeks.get_partition_keys()
-        earlier = keys[: keys.index(week)]
+        all_weeks = weeks.get_partition_keys()
+        earlier = all_weeks[: all_weeks.index(week)]
         # The champion this decision replaces: the earlier week's, or an off-cycle one taking effect by then.
         prior = registry.decision_week_for(registry.effective_from(week), earlier, registry.offcycle_decisions(spec))
         previous = registry.load_decision(spec, prior)["champion"] if prior else None

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from ai_platform import lake, settings
-from ai_platform.files import sha256, write_atomic
+from ai_platform.files import FileVersion, file_version, sha256, write_atomic
 from ai_platform.ml import cores
 from ai_platform.ml.spec import ModelSpec
 
@@ -34,22 +34,20 @@ def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[s
     for day in window:
         path = lake.features_day_path(spec.features_model, day)
         try:
-            stat = path.stat()
+            file = file_version(path)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"{path}: features of {day} are not in the lake; materialize {spec.features_model} for that day"
             ) from None
-        file = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
         frame, versions[day.isoformat()] = _read_day(file, tuple(columns(spec)))
         frames.append(frame)
     return pl.concat(frames, how="vertical_relaxed"), versions
 
 
 # A range run trains week after week on windows that overlap by all but a week (49 of flight_delay's 56 days): the
-# days read for one week serve the next. Keyed by the file's path, inode, size and mtime, so a rewritten day is read
-# again (the lake writes a new file and renames it over the old one).
+# days read for one week serve the next. Keyed by the file's version, so a rewritten day is read again.
 @functools.lru_cache(maxsize=64)
-def _read_day(file: tuple[str, int, int, int], cols: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
+def _read_day(file: FileVersion, cols: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
     data = Path(file[0]).read_bytes()
     return pl.read_parquet(data, columns=list(cols)), sha256(data)
 

@@ -8,9 +8,11 @@ when the feature files of its window changed.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from unittest import mock
 
 import dagster as dg
@@ -18,7 +20,7 @@ import dagster as dg
 from ai_platform import lake, landing, quarantine, settings
 from ai_platform.automation.landing_sensor import contiguous, quarantined_day
 from ai_platform.features.manifest import LakeExport, lake_exports, manifest
-from ai_platform.files import sha256
+from ai_platform.files import FileVersion, file_version, sha256
 from ai_platform.jobs import serving_keys
 from ai_platform.landing import LandingZone
 from ai_platform.ml import keys, registry, training
@@ -87,7 +89,13 @@ def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | N
     paths = {d.isoformat(): lake.features_day_path(spec.features_model, d) for d in window}
     if not all(p.exists() for p in paths.values()):
         return None
-    return {day: sha256(p.read_bytes()) for day, p in paths.items()}
+    return {day: _checksum(file_version(p)) for day, p in paths.items()}
+
+
+# A day's file is in the windows of 8 weeks and in its own serving check: hash it once a planning pass, not 10 times.
+@functools.lru_cache(maxsize=4096)
+def _checksum(file: FileVersion) -> str:
+    return sha256(Path(file[0]).read_bytes())
 
 
 def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:
