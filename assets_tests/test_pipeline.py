@@ -9,7 +9,7 @@ import pytest
 
 from ai_platform import lake, settings
 from ai_platform.definitions import defs
-from ai_platform.ml import training
+from ai_platform.ml import cores, keys, training
 from ai_platform.ml.specs import spec, specs
 from ai_platform.partitions import days
 from ai_platform.tools.pipeline import run, stretches
@@ -43,6 +43,29 @@ def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(eleven_week
     printed = (session_lake / "run.out").read_text()  # what `make run` printed: the summary it saved
     assert f"flight_delay: 3 weekly models: mean AUC {quality['mean_auc']:.3f}" in printed
     assert f"worst week {quality['min_auc']:.3f}" in printed
+
+
+def test_with_a_core_to_spare_the_second_spec_works_beside_the_first_and_its_progress_is_printed(
+    eleven_weeks, session_lake
+):
+    _, instance = eleven_weeks
+
+    def processes(name: str) -> set[int]:
+        return {
+            event.dagster_event.pid
+            for job in (keys.train_job(name), keys.serve_job(name))
+            for run in instance.get_runs(dg.RunsFilter(job_name=job))
+            for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)
+        }
+
+    first, second = processes("flight_delay"), processes("late_departure")
+    assert len(first) == len(second) == 1
+    assert (first != second) == (cores.physical() > 1)
+    printed = (session_lake / "run.out").read_text()  # what `make run` printed, the other process's lines included
+    for name in ("flight_delay", "late_departure"):
+        assert f"{name}: training and evaluating 3 week(s), deciding 3" in printed
+        assert f"  {name} week {WEEKS[-1]}: AUC" in printed
+        assert f"{name}: predictions and monitoring for" in printed
 
 
 def test_the_second_spec_is_trained_evaluated_and_served_too(eleven_weeks):

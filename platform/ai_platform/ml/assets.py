@@ -14,7 +14,6 @@ from ai_platform.monitoring.assets import load_drift
 from ai_platform.partitions import END_DATE, START_DATE, days, parse_day, weekly
 
 GROUP = "ml"
-LIGHTGBM_POOL = "lightgbm"
 
 
 def _training_days(spec: ModelSpec) -> dg.TimeWindowPartitionMapping:
@@ -49,7 +48,6 @@ def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsD
         kinds={"lightgbm", "python"},
         automation_condition=eager_condition(),
         freshness_policy=weekly_policy(),
-        pool=LIGHTGBM_POOL,
         description=(
             f"{spec.description} LightGBM trained on "
             + (f"the {spec.window_weeks} weeks" if spec.window == "trailing" else "every day")
@@ -72,7 +70,6 @@ def build_model_assets(spec: ModelSpec) -> tuple[dg.AssetsDefinition, dg.AssetsD
         kinds={"lightgbm", "html"},
         automation_condition=eager_condition(),
         freshness_policy=weekly_policy(),
-        pool=LIGHTGBM_POOL,
         description=(
             f"The week's model scored on the {spec.eval_days} days of its own week, which it never saw: "
             "ROC-AUC, PR-AUC, log loss, Brier, calibration and lift over a historical baseline, "

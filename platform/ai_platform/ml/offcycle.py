@@ -43,8 +43,6 @@ def evaluation_days(spec: ModelSpec, day: date) -> list[date]:
 
 
 def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
-    from ai_platform.ml.assets import LIGHTGBM_POOL
-
     offcycle = partitions(spec)
     model_key, evaluation_key, champion_key = keys.offcycle_assets(spec.name)
     features = dg.AssetDep(spec.features_model, partition_mapping=dg.AllPartitionMapping())
@@ -56,7 +54,6 @@ def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
         deps=[features],
         group_name=GROUP,
         kinds={"lightgbm", "python"},
-        pool=LIGHTGBM_POOL,
         description=f"An off-cycle {spec.name} model after a breach on day D (partition offcycle-<D>): trained on "
         "the spec's window ending on D.",
         check_specs=versions.model_checks(model_key),
@@ -71,7 +68,6 @@ def build_offcycle_assets(spec: ModelSpec) -> list[dg.AssetsDefinition]:
         deps=[model_key, features],
         group_name=GROUP,
         kinds={"lightgbm", "html"},
-        pool=LIGHTGBM_POOL,
         description=f"The off-cycle model scored on the {spec.breach_eval_days} days after its breach day, "
         "which it never saw.",
         check_specs=versions.evaluation_checks(spec, evaluation_key),

@@ -77,7 +77,6 @@ def build_predictions_asset(
         ],
         group_name="ml",
         kinds={"lightgbm", "parquet"},
-        pool="lightgbm",
         automation_condition=eager_condition(),
         description=(
             f"Every flight of the day scored by the {spec.name} champion in effect that day (promoted before it), "

@@ -6,8 +6,10 @@ messages are printed, one line each, so logs stay readable.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -69,3 +71,38 @@ class Reporter:
             yield advance
         finally:
             self._bars.remove_task(task_id)
+
+
+class RelayedReporter:
+    """A Reporter for work in another process: its messages and bars travel through `queue` (a multiprocessing
+    queue) to `relay`, which shows them on the Reporter of the process that started the work."""
+
+    def __init__(self, queue: Any):
+        self.queue = queue
+
+    def echo(self, text: str) -> None:
+        self.queue.put(("echo", text))
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        key = uuid.uuid4().hex
+        self.queue.put(("start", key, description, total))
+        try:
+            yield lambda done, total: self.queue.put(("advance", key, done, total))
+        finally:
+            self.queue.put(("end", key))
+
+
+def relay(queue: Any, out: Reporter) -> None:
+    """Show on `out` what RelayedReporters put on `queue`, until a None."""
+    tasks: dict[str, tuple[Any, Advance]] = {}
+    for kind, key, *rest in iter(queue.get, None):
+        if kind == "echo":
+            out.echo(key)
+        elif kind == "start":
+            bar = out.task(*rest)
+            tasks[key] = (bar, bar.__enter__())
+        elif kind == "advance":
+            tasks[key][1](*rest)
+        else:
+            tasks.pop(key)[0].__exit__(None, None, None)
