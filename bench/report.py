@@ -29,8 +29,8 @@ def rows() -> list[tuple[str, str, str]]:
             ("full-year job, outside the work", f"{year['outside_work_share']:.0%}", "≤ 30%"),
             ("full-year job, peak RSS", f"{year['peak_rss_mb']:.0f} MB", "≤ 1,536 MB"),
         ]
-        ml = year["layer_s"].get("ml", 0) + year["layer_s"].get("monitoring", 0)
-        out.append(("full-year job, ML layer (ml + monitoring)", f"{ml:.0f} s", f"≤ {BEFORE_ML_S / 5:.0f} s"))
+        ml = year["models_and_serving_wall_s"]
+        out.append(("full-year job, ML layer (ml + monitoring), wall", f"{ml:.0f} s", f"≤ {BEFORE_ML_S / 5:.0f} s"))
         work = year["work_s"]
         out += [(f"  {k}: steps / work", f"{v:.1f} s / {work.get(k, 0):.1f} s", "") for k, v in year["layer_s"].items()]
     if train := _load("training"):

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import threading
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -335,8 +336,11 @@ def _train_and_serve_apart(
     from ai_platform.ml.specs import spec
 
     timing = run_summary.Timing()
-    with dg.DagsterInstance.from_ref(instance_ref) as instance:
-        return train_and_serve(defs, instance, spec(name), skipped, end, timing, _worker_out), timing
+    try:
+        with dg.DagsterInstance.from_ref(instance_ref) as instance:
+            return train_and_serve(defs, instance, spec(name), skipped, end, timing, _worker_out), timing
+    except Exception as e:  # Dagster's errors do not all survive the way back to `make run`: their text does
+        raise RuntimeError(f"{name}: " + "".join(traceback.format_exception(e))) from None
 
 
 def run(
