@@ -297,24 +297,40 @@ def train_and_serve_all(
     (`ml/cores.py`). The year cold, 2 cores: 165 s instead of 228 s, the models the same files. Their messages and
     bars show on `out`.
     """
-    workers = min(len(specs) - 1, cores.physical() - 1)
+    # A process of its own costs ~5 s of a core (it loads the code location): only for a spec with work to do.
+    busy = [s for s in specs if _has_work(instance, s, skipped, end)]
+    workers = min(len(busy) - 1, cores.physical() - 1)
     if workers < 1 or instance.is_ephemeral:  # an in-memory instance cannot be shared with another process
         return {s.name: train_and_serve(defs, instance, s, skipped, end, timing, out) for s in specs}
+    apart, here = busy[1:], [s for s in specs if s not in busy[1:]]
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     shown = threading.Thread(target=relay, args=(messages, out), daemon=True)
     shown.start()
     try:
         with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(messages,)) as pool:
-            apart = [pool.submit(_train_and_serve_apart, s.name, skipped, end, instance.get_ref()) for s in specs[1:]]
-            metrics = {specs[0].name: train_and_serve(defs, instance, specs[0], skipped, end, timing, out)}
-            for spec, done in zip(specs[1:], apart, strict=True):
-                metrics[spec.name], their_timing = done.result()
+            ref = instance.get_ref()
+            done = {s.name: pool.submit(_train_and_serve_apart, s.name, skipped, end, ref) for s in apart}
+            metrics = {s.name: train_and_serve(defs, instance, s, skipped, end, timing, out) for s in here}
+            for name, result in done.items():
+                metrics[name], their_timing = result.result()
                 timing.merge(their_timing)
     finally:
         messages.put(None)
         shown.join()
     return metrics
+
+
+def _has_work(instance: dg.DagsterInstance, spec: ModelSpec, skipped: list[date], end: date) -> bool:
+    """Whether `train_and_serve` would train, decide or serve anything for `spec`."""
+    blocked = weeks_reading(spec, skipped, end)
+    weeks = [w for w in weeks_in_data(spec, end) if w not in blocked]
+    decided = instance.get_materialized_partitions(keys.champion(spec.name))
+    return (
+        any(w not in decided for w in weeks)
+        or any(w in weeks for w in weeks_to_train(instance, spec, end))
+        or any(d not in skipped for d in days_to_serve(instance, spec, end))
+    )
 
 
 _worker_out: RelayedReporter | None = None  # a worker process's messages to the `make run` that started it
