@@ -8,7 +8,6 @@ Usage: python synthetic_history_run.py ROOT FIRST YEARS
 
 import json
 import sys
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -19,14 +18,13 @@ from instance_dirs import instance_dir
 
 
 def main(root: Path, first: date, years: int) -> dict:
-    for category in (dg.BetaWarning, dg.PreviewWarning):
-        warnings.filterwarnings("ignore", category=category)
     from ai_platform import landing, partitions, settings
-    from ai_platform.definitions import defs
     from ai_platform.ml.specs import spec
     from ai_platform.tools import cli
+    from ai_platform.tools.code_location import load_definitions
     from ai_platform.tools.replay import default_years
 
+    defs = load_definitions()
     out: dict = {
         "daily": [partitions.DAILY.get_first_partition_key(), partitions.DAILY.get_last_partition_key()],
         "weekly_first": partitions.weekly(spec("flight_delay").window_weeks).get_first_partition_key(),

@@ -99,15 +99,9 @@ def child(step: str, work: Path, days: int, n: int) -> tuple[dict, float, float]
 
 
 def _defs():
-    import warnings
+    from ai_platform.tools.code_location import load_definitions
 
-    import dagster as dg
-
-    for category in (dg.BetaWarning, dg.PreviewWarning):
-        warnings.filterwarnings("ignore", category=category)
-    from ai_platform.definitions import defs
-
-    return defs
+    return load_definitions()
 
 
 def _step_seconds(instance, run_id: str) -> dict[str, float]:

@@ -71,15 +71,9 @@ def _instance(home: Path):
 
 
 def _defs():
-    import warnings
+    from ai_platform.tools.code_location import load_definitions
 
-    import dagster as dg
-
-    for category in (dg.BetaWarning, dg.PreviewWarning):
-        warnings.filterwarnings("ignore", category=category)
-    from ai_platform.definitions import defs
-
-    return defs
+    return load_definitions()
 
 
 # --- steps, each in its own process ---------------------------------------------------------------------------

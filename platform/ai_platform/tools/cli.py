@@ -114,20 +114,14 @@ def _replay(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    import warnings
-
-    import dagster as dg
-
-    for category in (dg.BetaWarning, dg.PreviewWarning):
-        warnings.filterwarnings("ignore", category=category)
-    from ai_platform.definitions import defs
     from ai_platform.ml.specs import specs
+    from ai_platform.tools.code_location import load_definitions
     from ai_platform.tools.pipeline import run
     from ai_platform.tools.progress import Reporter
     from ai_platform.tools.run_summary import format_summary
 
     with Reporter() as out:
-        summary = run(defs, specs(), out=out)
+        summary = run(load_definitions(), specs(), out=out)
     print(format_summary(summary))
 
 

@@ -208,6 +208,19 @@ def stretches(selected: list[str], ordered: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def weeks_to_redo(
+    instance: dg.DagsterInstance, spec: ModelSpec, blocked: list[str], end: date
+) -> tuple[list[str], list[str]]:
+    """The weeks (but `blocked`) to train and evaluate, and those to decide."""
+    weeks = [w for w in weeks_in_data(spec, end) if w not in blocked]
+    todo = [w for w in weeks_to_train(instance, spec, end) if w in weeks]
+    decided = instance.get_materialized_partitions(keys.champion(spec.name))
+    # Decisions form a chain (each compares with the champion the previous one left): from the first retrained
+    # or undecided week on, every week is decided again, in order.
+    first = min([*todo, *(w for w in weeks if w not in decided)], default=None)
+    return todo, [w for w in weeks if first is not None and w >= first]
+
+
 def train_weeks(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -220,13 +233,7 @@ def train_weeks(
     """Train and evaluate the weeks whose model is missing or whose days changed, then decide the champion from
     the first such (or undecided) week on; each stretch of weeks is one range run. Returns the weeks decided."""
     every = weeks_in_data(spec, end)
-    weeks = [w for w in every if w not in blocked]
-    todo = [w for w in weeks_to_train(instance, spec, end) if w in weeks]
-    decided = instance.get_materialized_partitions(keys.champion(spec.name))
-    # Decisions form a chain (each compares with the champion the previous one left): from the first retrained
-    # or undecided week on, every week is decided again, in order.
-    first = min([*todo, *(w for w in weeks if w not in decided)], default=None)
-    decide = [w for w in weeks if first is not None and w >= first]
+    todo, decide = weeks_to_redo(instance, spec, blocked, end)
     out.echo(f"{spec.name}: training and evaluating {len(todo)} week(s), deciding {len(decide)}")
     job = defs.resolve_job_def(keys.train_job(spec.name))
     runs = [(stretch, [keys.model(spec.name), keys.evaluation(spec.name)]) for stretch in stretches(todo, every)]
@@ -322,15 +329,9 @@ def train_and_serve_all(
 
 
 def _has_work(instance: dg.DagsterInstance, spec: ModelSpec, skipped: list[date], end: date) -> bool:
-    """Whether `train_and_serve` would train, decide or serve anything for `spec`."""
-    blocked = weeks_reading(spec, skipped, end)
-    weeks = [w for w in weeks_in_data(spec, end) if w not in blocked]
-    decided = instance.get_materialized_partitions(keys.champion(spec.name))
-    return (
-        any(w not in decided for w in weeks)
-        or any(w in weeks for w in weeks_to_train(instance, spec, end))
-        or any(d not in skipped for d in days_to_serve(instance, spec, end))
-    )
+    """Whether `train_and_serve` would train, decide or serve anything for `spec` (a week to train is one to decide)."""
+    _, decide = weeks_to_redo(instance, spec, weeks_reading(spec, skipped, end), end)
+    return bool(decide) or any(d not in skipped for d in days_to_serve(instance, spec, end))
 
 
 _worker_out: RelayedReporter | None = None  # a worker process's messages to the `make run` that started it
@@ -344,17 +345,14 @@ def _start_worker(messages) -> None:
 def _train_and_serve_apart(
     name: str, skipped: list[date], end: date, instance_ref
 ) -> tuple[list[dict], run_summary.Timing]:
-    import warnings
-
-    for category in (dg.BetaWarning, dg.PreviewWarning):
-        warnings.filterwarnings("ignore", category=category)
-    from ai_platform.definitions import defs
     from ai_platform.ml.specs import spec
+    from ai_platform.tools.code_location import load_definitions
 
     timing = run_summary.Timing()
     try:
         with dg.DagsterInstance.from_ref(instance_ref) as instance:
-            return train_and_serve(defs, instance, spec(name), skipped, end, timing, _worker_out), timing
+            served = train_and_serve(load_definitions(), instance, spec(name), skipped, end, timing, _worker_out)
+            return served, timing
     except Exception as e:  # Dagster's errors do not all survive the way back to `make run`: their text does
         raise RuntimeError(f"{name}: " + "".join(traceback.format_exception(e))) from None
 
