@@ -50,19 +50,31 @@ hist_{{ name }}_{{ days }} as (
 ),
 {% endfor %}
 
+origin_hours as (
+    -- All a flight's weather features depend on: its origin, day and scheduled hour. Computed per flight (~17
+    -- flights each), the year's flight_features took 19-23 s to build instead of 12-14 s.
+    select distinct
+        origin,
+        flight_date,
+        sched_dep_hour
+    from targets
+),
+
 weather_recent as (
     -- The weather at the origin over hours relative to the scheduled hour (vars request_features.weather):
     -- at it, the 3 hours up to it, the day so far (weather that builds up delays during the day), the day before.
     select
-        t.flight_id,
+        t.origin,
+        t.flight_date,
+        t.sched_dep_hour,
         {%- for name, d in var('request_features').weather.items() %}
         {{ weather_feature(d) }} as {{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from targets as t
+    from origin_hours as t
     left join weather as w
         on t.origin = w.origin
         and w.weather_date between t.flight_date - 1 and t.flight_date
-    group by t.flight_id
+    group by t.origin, t.flight_date, t.sched_dep_hour
 ),
 
 departures as (
@@ -174,7 +186,10 @@ select
     t.is_cancelled::integer as label_cancelled
 from targets as t
 inner join schedule as s using (flight_id)
-inner join weather_recent as wr using (flight_id)
+left join weather_recent as wr
+    on t.origin = wr.origin
+    and t.flight_date = wr.flight_date
+    and t.sched_dep_hour = wr.sched_dep_hour
 inner join status as st using (flight_id)
 left join {{ ref('stg_planes') }} as p
     on t.tailnum = p.tailnum
