@@ -94,16 +94,16 @@ def test_same_bytes_while_the_run_is_pending_and_a_revert_to_earlier_bytes(any_z
     original = any_zone.read(name)
     _put(any_zone, str(name), original)
     assert tick(instance, cursor)[0] == []  # already requested, not yet ingested: no second run
-    assert execute(instance, first[0]).success
+    assert execute(instance, first[0], raw_only=True).success
 
     _put(any_zone, str(name), original.replace(b"\n", b"\r\n"))
     (corrected,), cursor = tick(instance, cursor)
-    assert execute(instance, corrected).success
+    assert execute(instance, corrected, raw_only=True).success
     _put(any_zone, str(name), original)
     (reverted,), cursor = tick(instance, cursor)
 
     assert len({first[0].run_key, corrected.run_key, reverted.run_key}) == 3
-    assert execute(instance, reverted).success
+    assert execute(instance, reverted, raw_only=True).success
     assert lake.source_of(lake.raw_day_path("weather", D1))["sha256"] == sha256(original)
 
 
