@@ -31,10 +31,12 @@ def main() -> None:
     os.environ["DAGSTER_HOME"] = str(work / "home")
 
     t0 = time.perf_counter()
-    from ai_platform.definitions import defs
     from ai_platform.ml.specs import specs
+    from ai_platform.tools.code_location import load_definitions
     from ai_platform.tools.pipeline import run
     from ai_platform.tools.progress import Reporter
+
+    defs = load_definitions()
 
     import_s = time.perf_counter() - t0
     with Reporter() as out:

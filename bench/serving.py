@@ -41,11 +41,11 @@ WEEK = "2013-03-05"
 OUT = REPO / "data" / "bench" / "serving.json"
 BUILD = f"""
 from datetime import date
-from ai_platform.definitions import defs
 from ai_platform.ml.specs import spec
+from ai_platform.tools.code_location import load_definitions
 from ai_platform.tools.pipeline import run
 from ai_platform.tools.progress import Reporter
-run(defs, [spec({SPEC!r})], until=date.fromisoformat({LAST.isoformat()!r}), out=Reporter.quiet())
+run(load_definitions(), [spec({SPEC!r})], until=date.fromisoformat({LAST.isoformat()!r}), out=Reporter.quiet())
 """
 
 
