@@ -43,6 +43,10 @@ def test_every_week_gets_a_model_that_beats_the_baseline_out_of_time(eleven_week
     printed = (session_lake / "run.out").read_text()  # what `make run` printed: the summary it saved
     assert f"flight_delay: 3 weekly models: mean AUC {quality['mean_auc']:.3f}" in printed
     assert f"worst week {quality['min_auc']:.3f}" in printed
+    # dbt's own log is not among make run's messages; it is in the instance, with its run's captured output.
+    assert "Running with dbt=" not in printed and " of 30 START " not in printed
+    captured = (session_lake / "home").rglob("compute_logs/*.out")
+    assert any("Running with dbt=" in p.read_text() for p in captured)
 
 
 def test_with_a_core_to_spare_the_second_spec_works_beside_the_first_and_its_progress_is_printed(
@@ -200,7 +204,10 @@ def test_make_run_skips_a_quarantined_day_and_builds_the_good_ones(tmp_path, mon
 
     monkeypatch.setattr(replay, "read_source", with_a_bad_day)
     until = date(2013, 1, 20)
-    with make_run_until(tmp_path, until, models=["flight_delay"]) as (_, instance):
+    with make_run_until(tmp_path, until, models=["flight_delay"]) as (summary, instance):
+        # Before the first model's week: the summary says so (it failed to print, expecting predictions).
+        printed = format_summary(summary)
+        assert "flight_delay: no weekly model yet" in printed and "no predictions yet" in printed
         good = {d.isoformat() for d in days(date(2013, 1, 1), until + timedelta(days=1))} - {BAD_DAY.isoformat()}
         for key in (["raw", "flights"], ["flight_features"]):
             assert instance.get_materialized_partitions(dg.AssetKey(key)) == good, key

@@ -8,6 +8,7 @@ when the feature files of its window changed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -159,7 +160,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def _execute(
     job: dg.JobDefinition, instance: dg.DagsterInstance, timing: run_summary.Timing, **kwargs
 ) -> dg.ExecuteInProcessResult:
-    result = job.execute_in_process(instance=instance, run_config=QUIET, **kwargs)
+    # dagster-dbt echoes dbt's log to sys.stdout: it belongs with the step's captured logs (the UI shows them, from
+    # the step's own copy of its output), not among make run's messages.
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        result = job.execute_in_process(instance=instance, run_config=QUIET, **kwargs)
     timing.add(instance, result.run_id)
     return result
 

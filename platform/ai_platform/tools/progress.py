@@ -6,6 +6,7 @@ messages are printed, one line each, so logs stay readable.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,8 @@ def no_progress(done: int, total: int) -> None:
 
 class Reporter:
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(highlight=False)
+        # The stdout of now: a run's steps write theirs elsewhere (pipeline._execute), the messages stay here.
+        self.console = console or Console(file=sys.stdout, highlight=False)
         self._bars = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

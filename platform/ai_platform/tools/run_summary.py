@@ -140,10 +140,11 @@ def format_summary(summary: dict) -> str:
         + f"; wall {summary['wall_s']:.1f}s"
     )
     for name, c in summary["champions"].items():
-        days_line = f"{c['predicted_days'][2]} days predicted ({c['predicted_days'][0]} .. {c['predicted_days'][1]})"
+        predicted = c["predicted_days"]
+        days_line = f"{predicted[2]} days predicted ({predicted[0]} .. {predicted[1]})" if predicted else ""
         lines.append(
             f"{name} champion: {c['current']} after {c['decisions']} weekly decisions ({c['promotions']} promotions, "
-            f"{c['rollbacks']} rollbacks); " + (days_line if c["predicted_days"] else "no predictions yet")
+            f"{c['rollbacks']} rollbacks); " + (days_line or "no predictions yet")
         )
         lines.append(f"model history: {c['history_report']}")
     lines.append(f"reports: {settings.reports_dir()}  summary: {settings.data_dir() / 'run_summary.json'}")
