@@ -313,7 +313,8 @@ def train_and_serve_all(
     workers = min(len(busy) - 1, cores.physical() - 1)
     if workers < 1 or instance.is_ephemeral:  # an in-memory instance cannot be shared with another process
         return {s.name: train_and_serve(defs, instance, s, skipped, end, timing, out) for s in specs}
-    apart, here = busy[1:], [s for s in specs if s not in busy[1:]]
+    apart = busy[1:]
+    here = [s for s in specs if s not in apart]
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     shown = threading.Thread(target=relay, args=(messages, out), daemon=True)

@@ -33,7 +33,7 @@ def no_progress(done: int, total: int) -> None:
 
 class Reporter:
     def __init__(self, console: Console | None = None):
-        # The stdout of now: a run's steps write theirs elsewhere (pipeline._execute), the messages stay here.
+        # The stdout of its creation: while a run executes, `make run` points sys.stdout elsewhere (pipeline._execute).
         self.console = console or Console(file=sys.stdout, highlight=False)
         self._bars = Progress(
             SpinnerColumn(),

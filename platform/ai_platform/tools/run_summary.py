@@ -141,10 +141,12 @@ def format_summary(summary: dict) -> str:
     )
     for name, c in summary["champions"].items():
         predicted = c["predicted_days"]
-        days_line = f"{predicted[2]} days predicted ({predicted[0]} .. {predicted[1]})" if predicted else ""
+        days_line = (
+            f"{predicted[2]} days predicted ({predicted[0]} .. {predicted[1]})" if predicted else "no predictions yet"
+        )
         lines.append(
             f"{name} champion: {c['current']} after {c['decisions']} weekly decisions ({c['promotions']} promotions, "
-            f"{c['rollbacks']} rollbacks); " + (days_line or "no predictions yet")
+            f"{c['rollbacks']} rollbacks); " + days_line
         )
         lines.append(f"model history: {c['history_report']}")
     lines.append(f"reports: {settings.reports_dir()}  summary: {settings.data_dir() / 'run_summary.json'}")
