@@ -1,15 +1,22 @@
 """Evaluating the landing sensor and launching what it requests, as the daemon would, in-process."""
 
+import os
+from unittest import mock
+
 import dagster as dg
 
+from ai_platform import settings
 from ai_platform.definitions import defs
 from ai_platform.landing import LandingResource
 
 
 def tick(instance: dg.DagsterInstance, cursor: str | None = None) -> tuple[list[dg.RunRequest], str]:
-    """One evaluation of the landing sensor: its run requests and the cursor it leaves."""
+    """One evaluation of the landing sensor, one look at the zone: its run requests and the cursor it leaves.
+
+    With the daemon's 5-s loop as interval a tick looks once instead of watching the zone for files that, in a
+    test, will not come (assets_tests/automation/test_landing_sensor.py watches)."""
     sensor = defs.get_sensor_def("landing_zone")
-    with dg.build_sensor_context(
+    with mock.patch.dict(os.environ, {settings.SENSOR_INTERVAL_ENV: "5"}), dg.build_sensor_context(
         instance=instance, cursor=cursor, definitions=defs, resources={"landing": LandingResource()}
     ) as context:
         result = sensor(context)

@@ -9,7 +9,8 @@ and monitors it, as a real day's does (the bench fails if no champion scored it)
 
 For each measured day it prints the time to raw/flights and flight_features (and to the day's predictions),
 and where the time went, from the instance's own records of the run that built the day's features: landing
--> the landing sensor's tick (waiting for it) -> run created (the tick) -> enqueued (run submission: the
+-> the landing sensor's tick (waiting for it to start; nothing when a watching tick was looking) -> run created
+(the tick from the landing on) -> enqueued (run submission: the
 sensor daemon stores a planned event per asset and check of the run) -> starting (the run queue) -> the run
 worker's first event (spawning it) -> started (it loads the code location) -> first step, then the raw steps,
 the dbt step (of which dbt's own model and test time and the lake export; the rest is dbt's start-up), the
@@ -175,8 +176,10 @@ def breakdown(instance: dg.DagsterInstance, run_id: str, landed_at: float) -> di
     dbt_s = dbt.end_time - dbt.start_time
     first_start, last_end = min(s.start_time for s in steps.values()), max(s.end_time for s in steps.values())
     return {
-        "sensor_wait": tick.timestamp - landed_at,
-        "sensor_tick": created - tick.timestamp,
+        # A tick that was already watching the zone when the day landed waited for nothing: it found the day on
+        # its next look (the rest of its time up to the run's creation).
+        "sensor_wait": max(0.0, tick.timestamp - landed_at),
+        "sensor_tick": created - max(tick.timestamp, landed_at),
         "run_submission": enqueued - created,  # the sensor daemon stores the run's planned events
         "queue": starting - enqueued,
         "worker_spawn": spawned - starting,

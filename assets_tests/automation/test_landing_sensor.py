@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from ai_platform import lake, landing, settings
-from ai_platform.automation.landing_sensor import Cursor, look
+from ai_platform.automation.landing_sensor import Cursor, cadence, look, watch
 from ai_platform.files import sha256
 from ai_platform.landing import Entry, LandingResource
 from ai_platform.tools.replay import replay
@@ -122,6 +122,54 @@ def test_a_day_waits_for_its_other_tables_before_its_features(zone, data_dir, in
     replay(zone, D2, D2)  # weather of day 2 lands (flights are left as they are... replay rewrites them)
     (run,), cursor = tick(instance, cursor)
     assert run.partition_key == "2013-01-02" and FEATURES in run.asset_selection
+
+
+class LandsAfterFirstListing:
+    """A zone on which `land()` runs right after the first listing: those files are new to the next look."""
+
+    def __init__(self, zone: landing.LocalZone, land):
+        self.zone, self.land, self.listings = zone, land, 0
+
+    def list(self):
+        entries = self.zone.list()
+        self.listings += 1
+        if self.listings == 1:
+            self.land()
+        return entries
+
+    def read(self, name):
+        return self.zone.read(name)
+
+
+def test_a_tick_watches_the_zone_and_returns_once_a_day_has_landed(zone, data_dir):
+    watched = LandsAfterFirstListing(zone, lambda: replay(zone, D1, D1))
+
+    seen = watch(watched, Cursor(), every=0.01, for_s=600)
+
+    assert watched.listings == 2  # the look after the day landed, not the whole window
+    assert {str(c.name) for c in seen.changes} >= {"flights/2013-01-01.csv", "weather/2013-01-01.csv"}
+    assert D1 in seen.complete
+
+
+def test_a_tick_that_sees_half_a_day_waits_for_its_other_tables(zone, data_dir):
+    replay(zone, D1, D1)
+    weather = zone.path(landing.day_name("weather", D1))
+    data = weather.read_bytes()
+    weather.unlink()
+    watched = LandsAfterFirstListing(zone, lambda: weather.write_bytes(data))
+
+    seen = watch(watched, Cursor(), every=0.01, for_s=600)
+
+    assert watched.listings == 2
+    assert {"flights/2013-01-01.csv", "weather/2013-01-01.csv"} <= {str(c.name) for c in seen.changes}
+    assert D1 in seen.complete
+
+
+@pytest.mark.parametrize(("interval", "expected"), [("1", (4, 4)), ("2", (4, 3)), ("5", (4, 0)), ("30", (29, 0))])
+def test_the_sensor_watches_between_the_daemons_loops_only_below_them(interval, expected, monkeypatch):
+    """(minimum interval, seconds a tick watches): the daemon looks at sensors every 5 s at most."""
+    monkeypatch.setenv(settings.SENSOR_INTERVAL_ENV, interval)
+    assert cadence() == expected
 
 
 def test_names_that_are_not_landing_files_are_reported_and_ignored(any_zone, data_dir, instance):

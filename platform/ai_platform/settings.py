@@ -105,8 +105,8 @@ def _positive_int(name: str, default: int) -> int:
 
 
 def sensor_interval_seconds() -> int:
-    """How often the landing sensor lists the landing zone (read when the code location loads)."""
-    return _positive_int(SENSOR_INTERVAL_ENV, 5)
+    """How often the landing sensor lists the landing zone (automation/landing_sensor.py: `cadence`)."""
+    return _positive_int(SENSOR_INTERVAL_ENV, 1)
 
 
 def automation_interval_seconds() -> int:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from ai_platform import alerts, settings
+from ai_platform.automation.landing_sensor import DAEMON_LOOP_S
 from ai_platform.landing import LandingResource, complete_days, valid_names
 from ai_platform.partitions import END_DATE, START_DATE, days, is_day, parse_day, run_window
 
@@ -32,8 +33,9 @@ def clock() -> str:
 
 
 def landing_grace() -> timedelta:
-    """Time for the landing sensor to see a file and queue its run (from then on the run is in flight)."""
-    return timedelta(seconds=3 * settings.sensor_interval_seconds())
+    """Time for the landing sensor to see a file and queue its run (from then on the run is in flight): three of
+    the daemon's loops, or of the sensor's interval if longer."""
+    return timedelta(seconds=3 * max(settings.sensor_interval_seconds(), DAEMON_LOOP_S))
 
 
 def expected_days(landing: LandingResource) -> list[date]:

@@ -14,6 +14,7 @@ requested but not yet in the lake.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -38,6 +39,10 @@ from ai_platform.landing import (
 from ai_platform.partitions import range_tags
 
 RAW_DAILY = [dg.AssetKey(["raw", t]) for t in DAILY_TABLES]
+
+# Dagster's sensor daemon looks at its sensors in a loop of at least 5 s (MIN_INTERVAL_LOOP_TIME in
+# dagster/_daemon/sensor.py), whatever their minimum interval.
+DAEMON_LOOP_S = 5
 
 
 @dataclass
@@ -119,6 +124,34 @@ def look(zone: LandingZone, cursor: Cursor) -> Tick:
             changes.append(Change(name, checksum, ingested))
     cursor.advance(entries)
     return Tick(changes, ignored, set(complete_days(valid_names(entries))))
+
+
+def watch(zone: LandingZone, cursor: Cursor, every: float, for_s: float) -> Tick:
+    """Look at the zone every `every` seconds for up to `for_s` seconds, until a look finds changes whose days have
+    all their tables landed (a day's other tables usually land a moment after its first)."""
+    deadline = time.monotonic() + for_s
+    changes: dict[str, Change] = {}
+    ignored: dict[str, str] = {}
+    while True:
+        tick = look(zone, cursor)
+        changes.update({str(c.name): c for c in tick.changes})
+        ignored.update(tick.ignored)
+        half_landed = {c.name.day for c in changes.values() if c.name.day is not None} - tick.complete
+        if (changes and not half_landed) or time.monotonic() + every > deadline:
+            return Tick(list(changes.values()), ignored, tick.complete)
+        time.sleep(every)
+
+
+def cadence() -> tuple[int, int]:
+    """The landing sensor's minimum interval, and how long each of its ticks watches the zone.
+
+    The zone is listed every AI_PLATFORM_SENSOR_INTERVAL_SECONDS. Below the daemon's loop, a tick keeps looking until
+    a second before the next loop, so a landed day waits about the interval, not up to the loop, for its run. The
+    minimum interval is a second less than the loop: the daemon runs a sensor once that much has passed since its
+    last tick started, a moment after the loop began, so a minimum of exactly the loop is missed by milliseconds
+    every other loop."""
+    interval = settings.sensor_interval_seconds()
+    return max(interval, DAEMON_LOOP_S) - 1, max(0, DAEMON_LOOP_S - interval)
 
 
 def lookback_days() -> int:
@@ -220,10 +253,7 @@ def build_landing_sensor(
     @dg.sensor(
         name="landing_zone",
         job=job,
-        # Dagster's sensor daemon looks at its sensors in a 5-s loop and evaluates one once its minimum interval has
-        # passed since its last tick started, which is a moment after that loop began: a minimum of exactly 5 s is
-        # missed by milliseconds every other loop, and the zone was listed every 10 s. A second less keeps the cadence.
-        minimum_interval_seconds=max(1, settings.sensor_interval_seconds() - 1),
+        minimum_interval_seconds=cadence()[0],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Watches the landing zone (folder or S3). New or corrected day files start a run for their raw "
@@ -235,7 +265,7 @@ def build_landing_sensor(
     def landing_zone(context: dg.SensorEvaluationContext, landing: LandingResource) -> dg.SensorResult:
         cursor = Cursor.parse(context.cursor)
         zone = landing.zone()
-        tick = look(zone, cursor)
+        tick = watch(zone, cursor, every=settings.sensor_interval_seconds(), for_s=cadence()[1])
         for why in sorted(tick.ignored.values()):
             context.log.warning(f"ignored landing file {why}")
         requests = plan(tick, feature_keys, lookback_days(), serving, lambda day: quarantined_day(zone, day))
