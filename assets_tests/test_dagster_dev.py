@@ -48,7 +48,6 @@ def test_days_flow_a_corrupt_day_alerts_and_stale_assets_alert(tmp_path, dagster
     zone = LocalZone(data / "landing")
     env = {
         "AI_PLATFORM_DATA_DIR": str(data),
-        "AI_PLATFORM_SENSOR_INTERVAL_SECONDS": "2",
         "AI_PLATFORM_DAY_SECONDS": "20",  # live mode, one day every 20 s: daily assets fail freshness after 1 min
         "FRESHNESS_DAEMON_INTERVAL_SECONDS": "5",
         "AI_PLATFORM_LGBM_THREADS": "1",

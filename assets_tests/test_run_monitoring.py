@@ -39,7 +39,6 @@ def test_a_killed_run_worker_is_failed_and_frees_its_slot_for_the_next_run(tmp_p
     zone = LocalZone(data / "landing")
     env = {
         "AI_PLATFORM_DATA_DIR": str(data),
-        "AI_PLATFORM_SENSOR_INTERVAL_SECONDS": "2",
         "AI_PLATFORM_LGBM_THREADS": "1",
     }
     with DagsterDev(home, env) as dev:

@@ -151,7 +151,8 @@ def test_a_tick_watches_the_zone_and_returns_once_a_day_has_landed(zone, data_di
     assert D1 in seen.complete
 
 
-def test_a_tick_that_sees_half_a_day_waits_for_its_other_tables(zone, data_dir):
+def test_a_tick_that_sees_part_of_a_day_waits_for_the_rest(zone, data_dir):
+    """The reference tables and the day's flights are there, its weather lands next: one tick sees them all."""
     replay(zone, D1, D1)
     weather = zone.path(landing.day_name("weather", D1))
     data = weather.read_bytes()
@@ -161,7 +162,7 @@ def test_a_tick_that_sees_half_a_day_waits_for_its_other_tables(zone, data_dir):
     seen = watch(watched, Cursor(), every=0.01, for_s=600)
 
     assert watched.listings == 2
-    assert {"flights/2013-01-01.csv", "weather/2013-01-01.csv"} <= {str(c.name) for c in seen.changes}
+    assert {"planes.csv", "flights/2013-01-01.csv", "weather/2013-01-01.csv"} <= {str(c.name) for c in seen.changes}
     assert D1 in seen.complete
 
 

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.heavy
 DAY = date(2013, 1, 1)
 TIMEOUT = 600
 NEW_MODEL = "flights_per_origin_day"
+ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 ASSET_QUERY = """
 query Asset($path: [String!]!) {
@@ -78,7 +79,6 @@ def test_edited_and_new_models_show_after_a_reload_and_runs_do_not_parse_dbt_aga
     env = {
         settings.DBT_PROJECT_DIR_ENV: str(project),
         settings.DATA_DIR_ENV: str(data_dir),
-        settings.SENSOR_INTERVAL_ENV: "2",
         settings.LGBM_THREADS_ENV: "1",
     }
     with DagsterDev(dagster_home, env) as dev:
@@ -126,6 +126,9 @@ def test_edited_and_new_models_show_after_a_reload_and_runs_do_not_parse_dbt_aga
             lambda: DAY.isoformat() in dev.materialized_partitions([NEW_MODEL]), TIMEOUT, what="the new model's day"
         )
         assert DAY.isoformat() in dev.materialized_partitions(["stg_planes"])
+        dev.wait_for(  # the warehouse is read below: its dbt build must be over, not stopped with dagster dev
+            lambda: all(r["status"] in ENDED for r in dev.runs()), TIMEOUT, what="the day's runs to end"
+        )
         assert manifest.stat().st_mtime_ns == parsed_at_reload  # the run's processes loaded the manifest as it was
 
     # What the run built is the edited SQL and the new model.

@@ -127,8 +127,9 @@ def look(zone: LandingZone, cursor: Cursor) -> Tick:
 
 
 def watch(zone: LandingZone, cursor: Cursor, every: float, for_s: float) -> Tick:
-    """Look at the zone every `every` seconds for up to `for_s` seconds, until a look finds changes whose days have
-    all their tables landed (a day's other tables usually land a moment after its first)."""
+    """Look at the zone every `every` seconds for up to `for_s` seconds, until a look finds changed days that have
+    all their tables landed. A producer writes a day's files one after the other, and reference tables land with
+    days (they ride along with a day's run): returning at the first file would split the day's work into runs."""
     deadline = time.monotonic() + for_s
     changes: dict[str, Change] = {}
     ignored: dict[str, str] = {}
@@ -136,8 +137,8 @@ def watch(zone: LandingZone, cursor: Cursor, every: float, for_s: float) -> Tick
         tick = look(zone, cursor)
         changes.update({str(c.name): c for c in tick.changes})
         ignored.update(tick.ignored)
-        half_landed = {c.name.day for c in changes.values() if c.name.day is not None} - tick.complete
-        if (changes and not half_landed) or time.monotonic() + every > deadline:
+        changed_days = {c.name.day for c in changes.values() if c.name.day is not None}
+        if (changed_days and changed_days <= tick.complete) or time.monotonic() + every > deadline:
             return Tick(list(changes.values()), ignored, tick.complete)
         time.sleep(every)
 
