@@ -11,7 +11,7 @@ DBT_DIR := $(or $(AI_PLATFORM_DBT_PROJECT_DIR),dbt_project)
 MANIFEST := $(DBT_DIR)/target/manifest.json
 DBT_FILES := $(shell find $(DBT_DIR) -path $(DBT_DIR)/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print)
 
-.PHONY: install install-dev manifest chromium run dev test lint docs bench clean
+.PHONY: install install-dev manifest test-packages run dev test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,14 +51,17 @@ dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # --dist loadscope hands out whole modules, so a module's fixture (weeks of pipeline) is built once, not once per
 # worker; the tests marked `heavy` are handed out first (assets_tests/conftest.py), so no worker ends on one alone.
-# The browser test (assets_tests/ui/) drives the system's Chromium: Playwright cannot download its own here.
-chromium:
-	@command -v chromium >/dev/null || { \
+# Debian packages the tests start: the browser test (assets_tests/ui/) drives the system's Chromium (Playwright
+# cannot download its own here); the Celery test's broker is a Redis server.
+TEST_PACKAGES = chromium redis-server
+test-packages:
+	@missing=$$(for p in $(TEST_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	[ -z "$$missing" ] || { \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
-test: install-dev $(MANIFEST) chromium
+test: install-dev $(MANIFEST) test-packages
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 lint: install-dev
