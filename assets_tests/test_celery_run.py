@@ -7,21 +7,24 @@ of ingestion and features, launched as a user's process would (`execute_job` of 
 step is a Celery task: the runs succeed, their steps ran on both workers, and the lake holds the days' features.
 """
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
+import yaml
 
 from ai_platform import lake, settings
 from ai_platform.partitions import days, range_tags
@@ -36,6 +39,8 @@ BIN = Path(sys.prefix) / "bin"
 FIRST, LAST = date(2013, 1, 1), date(2013, 1, 3)
 PLAN = [{"job": "reference_tables"}, {"job": "daily_ingest_and_features", "tags": range_tags(FIRST, LAST)}]
 WORKERS = ("worker1", "worker2")
+DBT_STEP = "flights_dbt"
+VISIBILITY_TIMEOUT_S = 60
 TIMEOUT = 600  # seconds; the plan takes ~40 s alone on 2 cores, other tests may share them
 
 
@@ -61,11 +66,10 @@ class Cluster:
         return {pid: by_group[group] for pid, (_, group, _) in live_processes().items() if group in by_group}
 
 
-@pytest.fixture
-def cluster(tmp_path, data_dir, postgres_server, monkeypatch) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def celery_cluster(tmp_path: Path, worker_yaml: Path, database, monkeypatch) -> Iterator[Cluster]:
     """The deploy variant on this machine (this process's environment too, to read the instance), with two workers
-    listening on the broker."""
-    database = postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
+    started with `worker_yaml`, listening on the broker."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(VARIANT / "dagster.yaml", home / "dagster.yaml")
@@ -84,9 +88,9 @@ def cluster(tmp_path, data_dir, postgres_server, monkeypatch) -> Iterator[Cluste
         workers = []
         try:
             for name in WORKERS:
+                command = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"]
+                command += ["-y", str(worker_yaml), "-n", name, "--", "--pool", "solo"]
                 with open(tmp_path / f"{name}.log", "ab") as log:
-                    command = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"]
-                    command += ["-y", str(VARIANT / "worker.yaml"), "-n", name, "--", "--pool", "solo"]
                     workers.append(
                         subprocess.Popen(
                             command,
@@ -109,31 +113,93 @@ def cluster(tmp_path, data_dir, postgres_server, monkeypatch) -> Iterator[Cluste
                 _stop_group(worker)
 
 
+@pytest.fixture
+def database(postgres_server):
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def cluster(tmp_path, data_dir, database, monkeypatch) -> Iterator[Cluster]:
+    """Two workers started with deploy/celery/worker.yaml."""
+    with celery_cluster(tmp_path, VARIANT / "worker.yaml", database, monkeypatch) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def impatient_cluster(tmp_path, data_dir, database, monkeypatch) -> Iterator[Cluster]:
+    """Two workers whose broker hands a dead worker's task to the other after 60 s instead of the variant's 2 h
+    (and looks for such tasks every second), so that the test does not wait for hours: still longer than any step
+    of its runs."""
+    config = yaml.safe_load((VARIANT / "worker.yaml").read_text())
+    options = config["execution"]["config"]["config_source"]["broker_transport_options"]
+    options.update(visibility_timeout=VISIBILITY_TIMEOUT_S, unacked_restore_interval=1, unacked_restore_throttle=1)
+    worker_yaml = tmp_path / "worker.yaml"
+    worker_yaml.write_text(yaml.safe_dump(config))
+    with celery_cluster(tmp_path, worker_yaml, database, monkeypatch) as cluster:
+        yield cluster
+
+
+def launch(cluster: Cluster) -> subprocess.Popen:
+    """The plan's runs, launched by a process of their own as a user's would be."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "crash_runs", json.dumps(PLAN)],
+        cwd=Path(__file__).parent,
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def step_starts(instance: dg.DagsterInstance, worker_of: dict[int, str]) -> list[tuple[str, str]]:
+    """(step, worker) of every step start of every run, in order."""
+    return [
+        (e.step_key, worker_of.get(e.dagster_event.pid, f"pid {e.dagster_event.pid}"))
+        for r in reversed(instance.get_runs())
+        for e in instance.all_logs(r.run_id, of_type=dg.DagsterEventType.STEP_START)
+    ]
+
+
+def assert_runs_succeeded_with_the_days_features(instance: dg.DagsterInstance) -> None:
+    runs = instance.get_runs()
+    assert sorted(r.job_name for r in runs) == sorted(p["job"] for p in PLAN)
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    for day in days(FIRST, LAST + timedelta(days=1)):
+        features = pl.read_parquet(lake.features_day_path("flight_features", day))
+        assert features.height == pl.read_parquet(lake.raw_day_path("flights", day)).height > 0
+
+
 def test_a_runs_steps_are_celery_tasks_spread_over_two_workers(cluster, zone):
     replay(zone, FIRST, LAST)
     worker_of = cluster.worker_of()
 
-    done = subprocess.run(
-        [sys.executable, "-m", "crash_runs", json.dumps(PLAN)],
-        cwd=Path(__file__).parent,
-        env=cluster.env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    run = launch(cluster)
+    output, _ = run.communicate(timeout=TIMEOUT)
 
-    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert run.returncode == 0, output[-5000:]
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs()
-        assert sorted(r.job_name for r in runs) == sorted(p["job"] for p in PLAN)
-        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-        ran_on = {
-            e.step_key: worker_of.get(e.dagster_event.pid, f"pid {e.dagster_event.pid}")
-            for r in runs
-            for e in instance.all_logs(r.run_id, of_type=dg.DagsterEventType.STEP_START)
-        }
-    assert "flights_dbt" in ran_on and "raw__flights" in ran_on
-    assert set(ran_on.values()) == set(WORKERS), ran_on  # every step on one of the two workers, both used
-    for day in days(FIRST, date(2013, 1, 4)):
-        features = pl.read_parquet(lake.features_day_path("flight_features", day))
-        assert features.height == pl.read_parquet(lake.raw_day_path("flights", day)).height > 0
+        assert_runs_succeeded_with_the_days_features(instance)
+        ran_on = step_starts(instance, worker_of)
+    assert {"flights_dbt", "raw__flights"} <= {step for step, _ in ran_on}
+    assert {worker for _, worker in ran_on} == set(WORKERS), ran_on  # every step on one of the two, both used
+
+
+def test_a_worker_killed_mid_step_leaves_its_step_to_the_other_worker(impatient_cluster, zone):
+    replay(zone, FIRST, LAST)
+    worker_of = impatient_cluster.worker_of()
+    run = launch(impatient_cluster)
+    with dg.DagsterInstance.get() as instance:
+        deadline = time.monotonic() + TIMEOUT
+        while not (dbt := [w for step, w in step_starts(instance, worker_of) if step == DBT_STEP]):
+            assert run.poll() is None and time.monotonic() < deadline, "the dbt step never started"
+            time.sleep(0.2)
+        victim = dbt[0]
+        os.killpg(impatient_cluster.groups[victim], signal.SIGKILL)  # the worker and its dbt, as a lost machine
+
+        output, _ = run.communicate(timeout=TIMEOUT)
+
+        assert run.returncode == 0, output[-5000:]
+        assert_runs_succeeded_with_the_days_features(instance)
+        dbt_starts = [w for step, w in step_starts(instance, worker_of) if step == DBT_STEP]
+    (survivor,) = set(WORKERS) - {victim}
+    assert dbt_starts == [victim, survivor]

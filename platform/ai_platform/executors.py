@@ -5,6 +5,18 @@ import dagster as dg
 from ai_platform import settings
 
 
+# Celery's settings for a step's task (deploy/celery/worker.yaml holds the same for the workers). A task is acknowledged
+# once its step has run, not when a worker takes it, so a worker that dies mid-step (kill -9, out of memory, a lost
+# machine) leaves it to the broker, which gives it to another worker. A Redis broker does so once the task has gone
+# unacknowledged for the visibility timeout: it must be longer than any step (a year's dbt build or a spec's year of
+# training takes minutes), or a running step would be handed out twice.
+CELERY_CONFIG = {
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "broker_transport_options": {"visibility_timeout": 7200},
+}
+
+
 def executor_def() -> dg.ExecutorDefinition:
     """The executor named by AI_PLATFORM_EXECUTOR (read when the code location loads).
 
@@ -26,6 +38,7 @@ def executor_def() -> dg.ExecutorDefinition:
             {
                 "broker": {"env": "AI_PLATFORM_CELERY_BROKER_URL"},
                 "backend": {"env": "AI_PLATFORM_CELERY_BACKEND_URL"},
+                "config_source": CELERY_CONFIG,
             },
             name="celery",
         )
