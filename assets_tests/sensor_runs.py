@@ -16,9 +16,12 @@ def tick(instance: dg.DagsterInstance, cursor: str | None = None) -> tuple[list[
     With the daemon's 5-s loop as interval a tick looks once instead of watching the zone for files that, in a
     test, will not come (assets_tests/automation/test_landing_sensor.py watches)."""
     sensor = defs.get_sensor_def("landing_zone")
-    with mock.patch.dict(os.environ, {settings.SENSOR_INTERVAL_ENV: "5"}), dg.build_sensor_context(
-        instance=instance, cursor=cursor, definitions=defs, resources={"landing": LandingResource()}
-    ) as context:
+    with (
+        mock.patch.dict(os.environ, {settings.SENSOR_INTERVAL_ENV: "5"}),
+        dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=defs, resources={"landing": LandingResource()}
+        ) as context,
+    ):
         result = sensor(context)
     return list(result.run_requests or []), result.cursor
 

@@ -4,7 +4,6 @@ import dagster as dg
 
 from ai_platform import settings
 
-
 # Celery's settings for a step's task (deploy/celery/worker.yaml holds the same for the workers). A task is acknowledged
 # once its step has run, not when a worker takes it, so a worker that dies mid-step (kill -9, out of memory, a lost
 # machine) leaves it to the broker, which gives it to another worker. A Redis broker does so once the task has gone
