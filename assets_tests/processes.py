@@ -1,9 +1,10 @@
-"""What the servers tests start have in common: free ports, their log's tail, and dying with the test."""
+"""What the servers tests start have in common: free ports, their log's tail, dying with the test, stopping."""
 
 import contextlib
 import ctypes
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -61,3 +62,13 @@ def live_processes() -> dict[int, tuple[int, int, str]]:
         if fields[0] != "Z":
             out[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), cmdline)
     return out
+
+
+def terminate(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGTERM `proc`, and SIGKILL it if it has not exited after `grace_s`."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from processes import die_with_parent, free_port, log_tail
+from processes import die_with_parent, free_port, log_tail, terminate
 
 
 @contextlib.contextmanager
@@ -35,9 +35,4 @@ def redis_server(root: Path, timeout_s: float = 60.0) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 10)

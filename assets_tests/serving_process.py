@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from processes import terminate
+
 CLI = Path(sys.executable).with_name("ai-platform")
 
 
@@ -37,9 +39,4 @@ def serving(data_dir: Path, port: int, log: Path, poll_seconds: float = 0.2) -> 
         yield client
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
