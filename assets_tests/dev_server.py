@@ -98,6 +98,16 @@ query Sensor($selector: SensorSelector!) {
 }
 """
 
+SENSOR_TICKS_QUERY = """
+query SensorTicks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 5) { timestamp endTimestamp status } } }
+    ... on Error { message }
+  }
+}
+"""
+
 RELOAD_MUTATION = """
 mutation Reload($location: String!) {
   reloadRepositoryLocation(repositoryLocationName: $location) {
@@ -271,6 +281,14 @@ class DagsterDev:
         if result["__typename"] != "Sensor":
             raise RuntimeError(f"sensorOrError {name}: {result}")
         return result["sensorState"]["status"]
+
+    def sensor_ticks(self, name: str) -> list[dict]:
+        """The sensor's newest ticks, newest first: timestamp (its start), endTimestamp (None while running), status."""
+        selector = {"repositoryLocationName": self.location, "repositoryName": self.repository, "sensorName": name}
+        result = self.graphql(SENSOR_TICKS_QUERY, {"selector": selector})["sensorOrError"]
+        if result["__typename"] != "Sensor":
+            raise RuntimeError(f"sensorOrError {name}: {result}")
+        return result["sensorState"]["ticks"]
 
     def reload_location(self, timeout: float = 180.0) -> None:
         """The UI's "Reload definitions": the code server loads the code location again; raises if that fails."""

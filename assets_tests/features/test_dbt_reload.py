@@ -6,6 +6,7 @@ lineage, and the next run builds it. Runs that change no dbt file do not parse t
 """
 
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
@@ -120,6 +121,14 @@ def test_edited_and_new_models_show_after_a_reload_and_runs_do_not_parse_dbt_aga
         parsed_at_reload = manifest.stat().st_mtime_ns
         assert parsed_at_reload > parsed_at_load  # the reload parsed the changed project
 
+        # A landing sensor tick plans with the definitions it started with, and it watches the zone for seconds: the
+        # day lands once a tick that started after the reload has ended, so the next one plans with the new model.
+        reloaded_at = time.time()
+        dev.wait_for(
+            lambda: any(t["timestamp"] > reloaded_at and t["endTimestamp"] for t in dev.sensor_ticks("landing_zone")),
+            TIMEOUT,
+            what="a landing sensor tick of the reloaded definitions",
+        )
         # A day lands: the landing sensor's run builds every model, the new one included, with no dbt file changed.
         replay(zone, DAY, DAY)
         dev.wait_for(
