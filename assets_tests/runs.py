@@ -10,9 +10,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
-from ai_platform.partitions import range_tags
+from ai_platform import lake
+from ai_platform.partitions import days, range_tags
 from instance_dirs import instance_dir
 
 
@@ -31,6 +33,13 @@ def materialize_reference(instance: dg.DagsterInstance) -> None:
     from ai_platform.definitions import defs
 
     assert defs.resolve_job_def("reference_tables").execute_in_process(instance=instance).success
+
+
+def assert_features_of_every_flight(first: date, last: date) -> None:
+    """The lake holds flight_features for the days [first, last], a row for each ingested flight."""
+    for day in days(first, last + timedelta(days=1)):
+        features = pl.read_parquet(lake.features_day_path("flight_features", day))
+        assert features.height == pl.read_parquet(lake.raw_day_path("flights", day)).height > 0
 
 
 @contextmanager

@@ -6,25 +6,21 @@ repository's dagster.yaml; `kill -9` of the dbt step's process and its dbt, mid-
 would. (test_celery_run.py does the same to a whole Celery worker.)
 """
 
-import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 
 import dagster as dg
-import polars as pl
 import psutil
 import pytest
 
-from ai_platform import lake, settings
-from ai_platform.partitions import days, range_tags
+import crash_runs
+from ai_platform import settings
+from ai_platform.partitions import range_tags
 from ai_platform.tools.replay import replay
-from runs import materialize_reference
+from processes import log_tail
+from runs import assert_features_of_every_flight, materialize_reference
 
 pytestmark = pytest.mark.heavy
 
@@ -41,15 +37,8 @@ def test_a_killed_step_process_is_retried_and_the_run_succeeds(dagster_home, dat
     replay(zone, FIRST, LAST)
     with dg.DagsterInstance.get() as instance:
         materialize_reference(instance)  # in this process: a process per step costs a code location load each
-    env = {**os.environ, settings.EXECUTOR_ENV: "multiprocess", "PYTHONPATH": str(Path(__file__).parent)}
-    run = subprocess.Popen(
-        [sys.executable, "-m", "crash_runs", json.dumps(PLAN)],
-        cwd=Path(__file__).parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = dagster_home / "runs.log"
+    run = crash_runs.start(PLAN, {settings.EXECUTOR_ENV: "multiprocess"}, log)
     with dg.DagsterInstance.get() as instance:
 
         def dbt_starts() -> list[dg.EventLogEntry]:
@@ -68,9 +57,7 @@ def test_a_killed_step_process_is_retried_and_the_run_succeeds(dagster_home, dat
         for process in [*step.children(recursive=True), step]:
             process.send_signal(signal.SIGKILL)
 
-        output, _ = run.communicate(timeout=TIMEOUT)
-
-        assert run.returncode == 0, output[-5000:]
+        assert run.wait(TIMEOUT) == 0, log_tail(log, 80)
         runs = instance.get_runs()
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         (daily,) = [r for r in runs if r.job_name == "daily_ingest_and_features"]
@@ -79,9 +66,7 @@ def test_a_killed_step_process_is_retried_and_the_run_succeeds(dagster_home, dat
     assert [e.step_key for e in retried] == [DBT_STEP]
     assert [kind for kind, _ in starts] == [STEP_START, STEP_RESTARTED]
     assert starts[0][1] != starts[1][1]  # the retry ran in a new process
-    for day in days(FIRST, LAST + timedelta(days=1)):
-        features = pl.read_parquet(lake.features_day_path("flight_features", day))
-        assert features.height == pl.read_parquet(lake.raw_day_path("flights", day)).height > 0
+    assert_features_of_every_flight(FIRST, LAST)
 
 
 def _dbt_under(pid: int) -> bool:

@@ -7,7 +7,6 @@ somewhere else, straight from PostgreSQL with psycopg2.
 
 import contextlib
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -29,12 +28,6 @@ from sensor_runs import execute, tick
 VARIANT = settings.REPO_ROOT / "deploy" / "postgres" / "dagster.yaml"
 D1, D2, D3 = date(2013, 1, 1), date(2013, 1, 2), date(2013, 1, 3)
 FEATURES = dg.AssetKey("flight_features")
-
-
-@pytest.fixture
-def database(postgres_server) -> PostgresServer:
-    """An empty database of the session's server, for this test alone."""
-    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture
