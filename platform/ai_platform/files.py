@@ -1,11 +1,13 @@
-"""Writing files whole or not at all, and their checksums."""
+"""Writing files whole or not at all, and their checksums; for a local folder and for S3 (ai_platform/storage.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from ai_platform.storage import StoragePath, is_local
 
 
 def sha256(data: bytes) -> str:
@@ -18,14 +20,39 @@ def sha256(data: bytes) -> str:
 TEMP_FOLDER = ".tmp"
 
 
-FileVersion = tuple[str, int, int, int]
+FileVersion = tuple[str, int, int, int | str]
 
 
-def file_version(path: Path) -> FileVersion:
-    """What identifies the current content of `path` for a cache: its path, inode, size and mtime. `write_atomic`
-    renames a new file over the old one, so a rewritten file is a new version; raises FileNotFoundError."""
-    stat = path.stat()
-    return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
+def file_version(path: StoragePath) -> FileVersion:
+    """What identifies the current content of `path` for a cache: its path, inode, size and mtime (on S3 its ETag,
+    as S3's modification time counts whole seconds). `write_atomic` renames a new file over the old one, so a
+    rewritten file is a new version; raises FileNotFoundError."""
+    if is_local(path):
+        stat = path.stat()
+        return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
+    from cloudpathlib.exceptions import NoStatError
+
+    try:
+        stat = path.stat()
+    except NoStatError:
+        raise FileNotFoundError(str(path)) from None
+    return str(path), 0, stat.st_size, path.etag
+
+
+def file_versions(folder: StoragePath, pattern: str) -> list[FileVersion]:
+    """`file_version` of each file under `folder` matching the glob `pattern`, in name order. On S3 from one
+    listing, not two requests a file: the scoring service asks every second (serving/state.py)."""
+    if is_local(folder):
+        return [file_version(p) for p in sorted(folder.glob(pattern))]
+    prefix = folder.key.rstrip("/") + "/"
+    depth = len(PurePosixPath(pattern).parts)
+    out = []
+    for page in folder.client.client.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = PurePosixPath(obj["Key"][len(prefix) :])
+            if len(name.parts) == depth and name.match(pattern):
+                out.append((str(folder / str(name)), 0, obj["Size"], obj["ETag"]))
+    return sorted(out)
 
 
 def _remove_dead_writers_temps(path: Path) -> None:
@@ -53,11 +80,15 @@ def _remove_dead_writers_temps(path: Path) -> None:
             pass  # alive, another user's
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole file or nothing: a temp file in the folder's `.tmp/`, then a rename.
+def write_atomic(path: StoragePath, data: bytes) -> None:
+    """Write the whole file or nothing: a temp file in the folder's `.tmp/`, then a rename (on S3 a PUT, which
+    replaces an object whole).
 
     Writing a file again also clears the temp files that a killed earlier writer of it left behind.
     """
+    if not is_local(path):
+        path.write_bytes(data)
+        return
     folder = path.parent / TEMP_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     _remove_dead_writers_temps(path)
@@ -80,7 +111,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         pass  # another write is in flight there, or a killed writer's temp waits for its file's next write
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: StoragePath, data: bytes) -> bool:
     """Write only when the bytes differ from what is there; returns whether it wrote."""
     if path.exists() and path.read_bytes() == data:
         return False
@@ -88,9 +119,15 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def append_line(path: Path, line: str) -> None:
+def append_line(path: StoragePath, line: str) -> None:
     """Append one line with a single write on an O_APPEND descriptor: lines from concurrent processes never
-    interleave, and a kill cannot split it (a signal is handled after the write returns)."""
+    interleave, and a kill cannot split it (a signal is handled after the write returns).
+
+    S3 has no append: the object is read and written again whole, so of two processes appending to one object at
+    the same moment, one line can be lost (on S3, the registry's audit log of two runs deciding at once)."""
+    if not is_local(path):
+        path.write_bytes((path.read_bytes() if path.exists() else b"") + line.encode())
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     data = line.encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

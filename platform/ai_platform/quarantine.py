@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ai_platform import settings
 from ai_platform.files import sha256, write_atomic
 from ai_platform.landing import LandingName
+from ai_platform.storage import StoragePath
 
 
-def quarantine_dir() -> Path:
-    return settings.data_dir() / "quarantine"
+def quarantine_dir() -> StoragePath:
+    return settings.storage_root() / "quarantine"
 
 
-def _path(name: LandingName, checksum: str) -> Path:
+def _path(name: LandingName, checksum: str) -> StoragePath:
     folder = quarantine_dir() / name.table / (name.day.isoformat() if name.day else "reference")
     return folder / f"{checksum}.csv"
 
 
-def keep(name: LandingName, source: str, data: bytes, reason: str) -> Path:
+def keep(name: LandingName, source: str, data: bytes, reason: str) -> StoragePath:
     """Copy the file's bytes to the quarantine with `<checksum>.json` holding why; returns the copy's path."""
     checksum = sha256(data)
     path = _path(name, checksum)

@@ -11,11 +11,14 @@ import os
 from datetime import date
 from pathlib import Path
 
+from ai_platform.storage import StoragePath, as_path
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DATA_DIR_ENV = "AI_PLATFORM_DATA_DIR"
 DBT_PROJECT_DIR_ENV = "AI_PLATFORM_DBT_PROJECT_DIR"
 LANDING_URI_ENV = "AI_PLATFORM_LANDING_URI"
+LAKE_URI_ENV = "AI_PLATFORM_LAKE_URI"
 LGBM_THREADS_ENV = "AI_PLATFORM_LGBM_THREADS"
 EXECUTOR_ENV = "AI_PLATFORM_EXECUTOR"
 EXECUTORS = ("in_process", "multiprocess", "k8s", "celery")
@@ -46,8 +49,26 @@ def landing_uri() -> str:
     return os.environ.get(LANDING_URI_ENV) or str(data_dir() / "landing")
 
 
-def lake_dir() -> Path:
-    return data_dir() / "lake"
+def lake_uri() -> str | None:
+    """s3://bucket/prefix to keep the shared files (storage_root) in S3, or None: under the data directory."""
+    uri = os.environ.get(LAKE_URI_ENV)
+    if not uri:
+        return None
+    if not uri.startswith("s3://") or not uri.removeprefix("s3://").split("/")[0]:
+        raise ValueError(f"{LAKE_URI_ENV}={uri!r}: expected s3://<bucket>[/<prefix>] (unset: the data directory)")
+    return uri.rstrip("/")
+
+
+def storage_root() -> StoragePath:
+    """Where the files every run worker shares live (the lake, models, reports, registry, monitoring, quarantine):
+    the data directory, or AI_PLATFORM_LAKE_URI's S3 prefix (ai_platform/storage.py). The DuckDB warehouse, dbt's
+    state and the alerts log stay on the data directory of the machine that writes them."""
+    uri = lake_uri()
+    return data_dir() if uri is None else as_path(uri)
+
+
+def lake_dir() -> StoragePath:
+    return storage_root() / "lake"
 
 
 DBT_TARGET_ENV = "AI_PLATFORM_DBT_TARGET"
@@ -67,12 +88,12 @@ def warehouse_path() -> Path:
     return data_dir() / "warehouse" / "flights.duckdb"
 
 
-def models_dir() -> Path:
-    return data_dir() / "models"
+def models_dir() -> StoragePath:
+    return storage_root() / "models"
 
 
-def reports_dir() -> Path:
-    return data_dir() / "reports"
+def reports_dir() -> StoragePath:
+    return storage_root() / "reports"
 
 
 def lgbm_threads() -> int | None:

@@ -17,11 +17,12 @@ import numpy as np
 
 from ai_platform import settings
 from ai_platform.files import write_atomic
+from ai_platform.storage import StoragePath
 
 _EPS = 1e-7
 
 
-def report_dir(spec_name: str, week: str) -> Path:
+def report_dir(spec_name: str, week: str) -> StoragePath:
     """Where the evaluation of a spec's weekly model is written."""
     return settings.reports_dir() / spec_name / week
 
@@ -131,7 +132,7 @@ def _html_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def write_report(
-    out_dir: Path,
+    out_dir: StoragePath,
     title: str,
     y_true: Any,
     y_score: Any,

@@ -18,6 +18,7 @@ import numpy as np
 from ai_platform.files import write_atomic
 from ai_platform.ml.evaluation import _html_table, metrics_markdown
 from ai_platform.ml.registry import version_day
+from ai_platform.storage import StoragePath
 
 _MISSING = "—"
 _TOP_FEATURES = 15
@@ -196,7 +197,7 @@ def _png(draw: Callable[[Any], None], figsize: tuple[float, float]) -> bytes:
 
 
 def write_history_report(
-    out_dir: Path,
+    out_dir: StoragePath,
     title: str,
     weeks: list[dict],
     decisions: list[dict],

@@ -4,7 +4,7 @@ A decision is made per week W once the challenger (the model of week W) has been
 unseen week: it is promoted if it beats the serving champion on those same days by the spec's margins
 and passes its checks, otherwise the champion stays. The decision takes effect from W + 7 days, so the
 model serving day D was always chosen (and trained) before D. Decisions, rollbacks and an append-only
-audit log are files under <data dir>/registry/<spec>/.
+audit log are files under <storage root>/registry/<spec>/ (settings.storage_root: the data directory or S3).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ OFFCYCLE = "offcycle-"  # the version (and decision) name prefix of a model trai
 
 
 def registry_dir(spec: ModelSpec):
-    return settings.data_dir() / "registry" / spec.name
+    return settings.storage_root() / "registry" / spec.name
 
 
 def decision_path(spec: ModelSpec, week: str):

@@ -11,15 +11,15 @@ import platform as _platform
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from ai_platform import lake, settings
+from ai_platform import lake, settings, storage
 from ai_platform.files import FileVersion, file_version, sha256, write_atomic
 from ai_platform.ml import cores
 from ai_platform.ml.spec import ModelSpec
+from ai_platform.storage import StoragePath
 
 
 def columns(spec: ModelSpec) -> list[str]:
@@ -48,7 +48,7 @@ def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[s
 # days read for one week serve the next. Keyed by the file's version, so a rewritten day is read again.
 @functools.lru_cache(maxsize=64)
 def _read_day(file: FileVersion, cols: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
-    data = Path(file[0]).read_bytes()
+    data = storage.as_path(file[0]).read_bytes()
     return pl.read_parquet(data, columns=list(cols)), sha256(data)
 
 
@@ -143,11 +143,11 @@ def fit(spec: ModelSpec, train: pl.DataFrame, valid_from: date, vocab: dict[str,
     return Trained(final, best, float(probe.best_score["valid_0"]["auc"]), params)
 
 
-def load_model(path: Path):
+def load_model(path: StoragePath):
     """A model saved in LightGBM's text format (never a pickle), as a lightgbm.Booster."""
     import lightgbm as lgb
 
-    return lgb.Booster(model_file=str(path))
+    return lgb.Booster(model_str=path.read_text())
 
 
 def predict(booster, spec: ModelSpec, df: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
@@ -162,11 +162,13 @@ def feature_importance(booster) -> dict[str, float]:
     return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))
 
 
-def model_dir(spec: ModelSpec, week: str) -> Path:
+def model_dir(spec: ModelSpec, week: str) -> StoragePath:
     return settings.models_dir() / spec.name / week
 
 
-def save(spec: ModelSpec, week: str, trained: Trained, card: dict, profile: dict) -> tuple[dict[str, Path], dict]:
+def save(
+    spec: ModelSpec, week: str, trained: Trained, card: dict, profile: dict
+) -> tuple[dict[str, StoragePath], dict]:
     """The model in LightGBM's text format, its model card (JSON) and the reference profile of its training
     data (for drift monitoring), each written atomically.
 

@@ -5,9 +5,8 @@ import json
 from datetime import date
 
 import dagster as dg
-import polars as pl
 
-from ai_platform import alerts, settings
+from ai_platform import alerts, settings, storage
 from ai_platform.automation.policies import eager_condition
 from ai_platform.files import write_atomic
 from ai_platform.ml import drift, evaluation, keys, training
@@ -23,7 +22,7 @@ BREACH_CHECKS = frozenset({DRIFT_CHECK, QUALITY_CHECK})
 
 
 def monitoring_dir(spec: ModelSpec, kind: str):
-    return settings.data_dir() / "monitoring" / spec.name / kind
+    return settings.storage_root() / "monitoring" / spec.name / kind
 
 
 def load_drift(spec: ModelSpec) -> list[dict]:
@@ -55,7 +54,7 @@ def measure_quality(spec: ModelSpec, day: date) -> dict:
     path = predictions_path(spec, day)
     if not path.exists():
         return {"day": day.isoformat(), "model_version": None}
-    scored = pl.read_parquet(path)
+    scored = storage.read_parquet(path)
     df, _ = training.load_days(spec, [day])
     labelled = training.labelled(spec, df.select("flight_id", spec.label).join(scored, on="flight_id"))
     y = labelled[spec.label].to_numpy()

@@ -2,12 +2,10 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
-from ai_platform import alerts, lake, quarantine, settings
+from ai_platform import alerts, lake, quarantine, settings, storage
 from ai_platform.automation.policies import daily_policy
 from ai_platform.files import sha256
 from ai_platform.landing import LandingName, LandingResource, LandingZone, day_name, reference_name
@@ -17,6 +15,7 @@ from ai_platform.raw.ingest import IngestError, parse
 from ai_platform.raw.quality import Finding
 from ai_platform.raw.schemas import DAILY_SCHEMAS, REFERENCE_SCHEMAS, TableSchema
 from ai_platform.retries import TRANSIENT_ERRORS
+from ai_platform.storage import StoragePath
 
 GROUP = "raw"
 OWNERS = ["team:data-engineering"]
@@ -44,7 +43,7 @@ class Ingested:
     findings: dict[str, Finding]  # the data-quality checks on the file's rows
 
 
-def ingest(schema: TableSchema, zone: LandingZone, name: LandingName, target: Path) -> Ingested:
+def ingest(schema: TableSchema, zone: LandingZone, name: LandingName, target: StoragePath) -> Ingested:
     """Ingest one landing file into one lake file, or quarantine it when a blocking check fails.
 
     An unchanged source is not rewritten; its checks are evaluated again on the lake's copy."""
@@ -58,7 +57,7 @@ def ingest(schema: TableSchema, zone: LandingZone, name: LandingName, target: Pa
     checksum = sha256(data)
     previous = lake.source_of(target)
     if previous and previous["sha256"] == checksum:
-        df = pl.read_parquet(target)
+        df = storage.read_parquet(target)
         findings = {quality.SCHEMA_MATCHES: None, **quality.evaluate(schema.name, df, name.day)}
         return Ingested({**previous, "rewritten": False}, findings)
     try:

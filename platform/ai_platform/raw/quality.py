@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from pathlib import Path
 
 import polars as pl
 
-from ai_platform import lake
+from ai_platform import lake, storage
+from ai_platform.files import FileVersion, file_version
 from ai_platform.raw.schemas import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER, TableSchema
 
 # What a failed check says about one file; None when it passed.
@@ -116,7 +116,7 @@ ROW_COUNT_RANGE = (0.5, 1.5)
 def row_count_vs_trailing_weeks(table: str) -> Check:
     def evaluate(df: pl.DataFrame, day: date | None) -> Finding:
         earlier = [lake.raw_day_path(table, day - timedelta(weeks=k)) for k in range(1, ROW_COUNT_WEEKS + 1)]
-        counts = [pl.scan_parquet(p).select(pl.len()).collect().item() for p in earlier if p.exists()]
+        counts = [storage.scan_parquet(p).select(pl.len()).collect().item() for p in earlier if p.exists()]
         if len(counts) < 2:
             return None  # too little history to judge
         usual = statistics.median(counts)
@@ -157,9 +157,9 @@ WEATHER_REFERENCES = [Reference("origin", AIRPORTS, "faa", 0.0)]
 
 
 @lru_cache(maxsize=16)
-def _known_keys(path: Path, key: str, version: tuple[int, int, int]) -> pl.Series:
-    """A reference table's keys, read once per version of its file (`version`: inode, mtime, size), not per day."""
-    return pl.read_parquet(path, columns=[key])[key]
+def _known_keys(file: FileVersion, key: str) -> pl.Series:
+    """A reference table's keys, read once per version of its file, not per day."""
+    return storage.read_parquet(storage.as_path(file[0]), columns=[key])[key]
 
 
 def references_known(references: list[Reference]) -> Check:
@@ -168,13 +168,13 @@ def references_known(references: list[Reference]) -> Check:
         for ref in references:
             path = lake.raw_reference_path(ref.table.name)
             try:
-                st = path.stat()
+                file = file_version(path)
             except FileNotFoundError:
                 findings.append(
                     f"reference table {ref.table.name} is not loaded yet (materialize raw/{ref.table.name})"
                 )
                 continue
-            known = _known_keys(path, ref.key, (st.st_ino, st.st_mtime_ns, st.st_size))
+            known = _known_keys(file, ref.key)
             values = df[ref.column].drop_nulls()
             missing = values.filter(~values.is_in(known.implode()))
             share = missing.len() / values.len() if values.len() else 0.0

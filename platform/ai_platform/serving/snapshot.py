@@ -11,11 +11,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
-from ai_platform import lake, settings
+from ai_platform import lake, settings, storage
+from ai_platform.storage import StoragePath
 
 MODEL = "online_features"
 AS_OF = re.compile(r"as_of=(\d{4}-\d{2}-\d{2})")
@@ -23,11 +23,11 @@ AS_OF = re.compile(r"as_of=(\d{4}-\d{2}-\d{2})")
 HISTORY_COLUMN = r"^{grain}_(flights|delay_rate|cancel_rate|mean_dep_delay)_\d+d$"
 
 
-def snapshot_dir() -> Path:
+def snapshot_dir() -> StoragePath:
     return settings.lake_dir() / "serving" / MODEL
 
 
-def snapshot_path(as_of: date) -> Path:
+def snapshot_path(as_of: date) -> StoragePath:
     return snapshot_dir() / f"as_of={as_of.isoformat()}" / "data.parquet"
 
 
@@ -44,7 +44,7 @@ def export(model: str) -> tuple[date, int] | None:
     return as_of, df.height
 
 
-def latest() -> Path | None:
+def latest() -> StoragePath | None:
     """The newest snapshot file in the lake."""
     found = sorted(snapshot_dir().glob("as_of=*/data.parquet"), key=lambda p: AS_OF.search(str(p)).group(1))
     return found[-1] if found else None
@@ -65,12 +65,12 @@ class Grain:
 @dataclass(frozen=True)
 class Snapshot:
     as_of: date  # the last day it read: it scores flights of later days only
-    path: Path
+    path: StoragePath
     grains: dict[str, Grain]
 
 
-def load(path: Path) -> Snapshot:
-    df = pl.read_parquet(path)
+def load(path: StoragePath) -> Snapshot:
+    df = storage.read_parquet(path)
     as_of = df["as_of"][0]
     grains = {}
     for (name, keys), part in df.group_by("grain", "keys", maintain_order=True):

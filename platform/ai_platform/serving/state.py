@@ -11,8 +11,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
+from ai_platform.files import file_version, file_versions
 from ai_platform.ml import registry, training
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.partitions import parse_day
@@ -41,18 +41,13 @@ class State:
     fingerprint: tuple
 
 
-def _stat(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
 def fingerprint(specs: list[ModelSpec]) -> tuple:
     """Changes whenever what `load` reads changes: decisions, model files, the newest snapshot."""
-    parts: list = [_stat(p) if (p := snapshots.latest()) else None]
+    parts: list = [file_version(p) if (p := snapshots.latest()) else None]
     for spec in specs:
-        parts += [_stat(p) for p in sorted(registry.decision_path(spec, "x").parent.glob("*.json"))]
+        parts += file_versions(registry.decision_path(spec, "x").parent, "*.json")
         models = training.model_dir(spec, "x").parent
-        parts += [_stat(p) for p in sorted(models.glob("*/model.txt"))]
+        parts += file_versions(models, "*/model.txt")
     return tuple(parts)
 
 

@@ -17,12 +17,11 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 from unittest import mock
 
 import dagster as dg
 
-from ai_platform import lake, landing, quarantine, settings
+from ai_platform import lake, landing, quarantine, settings, storage
 from ai_platform.automation.landing_sensor import contiguous, quarantined_day
 from ai_platform.features.manifest import LakeExport, lake_exports, manifest
 from ai_platform.files import FileVersion, file_version, sha256
@@ -100,7 +99,7 @@ def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | N
 # A day's file is in the windows of 8 weeks and in its own serving check: hash it once a planning pass, not 10 times.
 @functools.lru_cache(maxsize=4096)
 def _checksum(file: FileVersion) -> str:
-    return sha256(Path(file[0]).read_bytes())
+    return sha256(storage.as_path(file[0]).read_bytes())
 
 
 def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:

@@ -1,0 +1,75 @@
+"""Where the platform keeps what every run worker shares: the lake, models, reports, registry, monitoring and
+quarantine. Under the data directory by default; with AI_PLATFORM_LAKE_URI=s3://bucket/prefix in an S3 bucket,
+so that runs on several machines read and write the same files.
+
+A place is a `pathlib.Path` for a folder and a cloudpathlib `S3Path` for S3: the same methods (`/`, `exists`,
+`read_bytes`, `glob`, ...), so the code that builds and reads paths is the same for both. boto3 (cloudpathlib's
+client) and pyarrow (DuckDB's view of the bucket) take the endpoint and credentials from the standard AWS_*
+environment variables, as the landing zone does: they never pass through Dagster config, metadata or logs.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+    from cloudpathlib import S3Path
+
+StoragePath = Union[Path, "S3Path"]
+
+
+def as_path(location: str) -> StoragePath:
+    """The place `location` (a path or an s3:// URI, as str() of a StoragePath gives) names."""
+    if not location.startswith("s3://"):
+        return Path(location)
+    from cloudpathlib import S3Path
+
+    return S3Path(location, client=_client(os.environ.get("AWS_ENDPOINT_URL")))
+
+
+@functools.cache
+def _client(endpoint_url: str | None):
+    from cloudpathlib import S3Client
+    from cloudpathlib.enums import FileCacheMode
+
+    # cloudpathlib reads an object through a local copy; keeping copies would serve a stale one when another
+    # machine rewrites the object within the second of S3's modification time, so each read downloads afresh.
+    return S3Client(endpoint_url=endpoint_url, file_cache_mode=FileCacheMode.close_file)
+
+
+def is_local(path: StoragePath) -> bool:
+    return isinstance(path, Path)
+
+
+def read_parquet(path: StoragePath, columns: list[str] | None = None) -> pl.DataFrame:
+    import polars as pl
+
+    return pl.read_parquet(path if is_local(path) else path.read_bytes(), columns=columns)
+
+
+def scan_parquet(path: StoragePath) -> pl.LazyFrame:
+    import polars as pl
+
+    return pl.scan_parquet(path if is_local(path) else io.BytesIO(path.read_bytes()))
+
+
+def register_with_duckdb(con: duckdb.DuckDBPyConnection, uri: str | None) -> None:
+    """Let DuckDB read and write s3:// paths of the lake (dbt's sources and the feature exports) through pyarrow's
+    S3 filesystem: DuckDB's own httpfs extension would be downloaded at run time, and PyPI's builds of it do not
+    fit the pinned DuckDB. `uri`: AI_PLATFORM_LAKE_URI; a no-op when it is unset (the lake is a folder)."""
+    if uri is None:
+        return
+    from fsspec.implementations.arrow import ArrowFSWrapper
+    from pyarrow import fs
+
+    class S3(ArrowFSWrapper):
+        protocol = "s3"  # DuckDB hands this filesystem the paths that start with s3://
+
+    s3, _ = fs.FileSystem.from_uri(uri)
+    con.register_filesystem(S3(s3))
