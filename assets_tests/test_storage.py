@@ -70,6 +70,18 @@ def test_file_versions_of_an_s3_folder_match_its_glob_as_a_local_folder_does(s3_
     assert file_versions(s3_models, "*/model.txt") != listed
 
 
+def test_existing_answers_for_each_path_from_one_listing_and_a_missing_file_raises_file_not_found(s3_lake):
+    paths = [lake.raw_day_path("flights", date(2013, 1, d)) for d in range(1, 6)]
+    for path in paths[::2]:
+        write_atomic(path, b"x")
+    write_atomic(lake.raw_day_path("flights", date(2013, 1, 2)).with_name("data.parquet.source.json"), b"{}")
+    assert storage.existing(paths) == [True, False, True, False, True]
+    with pytest.raises(FileNotFoundError):
+        storage.read_bytes(paths[1])
+    with pytest.raises(FileNotFoundError):
+        storage.scan_parquet(paths[1])
+
+
 def test_duckdb_reads_the_s3_lake_as_dbt_sources_do(s3_lake):
     for day, rows in ((D1, 3), (D2, 2)):
         path = lake.raw_day_path("flights", day)

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from ai_platform.storage import StoragePath, is_local
+from ai_platform.storage import StoragePath, is_local, read_bytes, size_and_etag, write_bytes
 
 
 def sha256(data: bytes) -> str:
@@ -30,13 +30,7 @@ def file_version(path: StoragePath) -> FileVersion:
     if is_local(path):
         stat = path.stat()
         return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns
-    from cloudpathlib.exceptions import NoStatError
-
-    try:
-        stat = path.stat()
-    except NoStatError:
-        raise FileNotFoundError(str(path)) from None
-    return str(path), 0, stat.st_size, path.etag
+    return str(path), 0, *size_and_etag(path)
 
 
 def file_versions(folder: StoragePath, pattern: str) -> list[FileVersion]:
@@ -87,7 +81,7 @@ def write_atomic(path: StoragePath, data: bytes) -> None:
     Writing a file again also clears the temp files that a killed earlier writer of it left behind.
     """
     if not is_local(path):
-        path.write_bytes(data)
+        write_bytes(path, data)
         return
     folder = path.parent / TEMP_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,8 +107,11 @@ def write_atomic(path: StoragePath, data: bytes) -> None:
 
 def write_if_changed(path: StoragePath, data: bytes) -> bool:
     """Write only when the bytes differ from what is there; returns whether it wrote."""
-    if path.exists() and path.read_bytes() == data:
-        return False
+    try:
+        if read_bytes(path) == data:
+            return False
+    except FileNotFoundError:
+        pass
     write_atomic(path, data)
     return True
 
@@ -126,7 +123,11 @@ def append_line(path: StoragePath, line: str) -> None:
     S3 has no append: the object is read and written again whole, so of two processes appending to one object at
     the same moment, one line can be lost (on S3, the registry's audit log of two runs deciding at once)."""
     if not is_local(path):
-        path.write_bytes((path.read_bytes() if path.exists() else b"") + line.encode())
+        try:
+            before = read_bytes(path)
+        except FileNotFoundError:
+            before = b""
+        write_bytes(path, before + line.encode())
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     data = line.encode()

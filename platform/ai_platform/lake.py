@@ -8,7 +8,7 @@ from datetime import date
 
 import polars as pl
 
-from ai_platform import settings
+from ai_platform import settings, storage
 from ai_platform.files import write_atomic
 from ai_platform.storage import StoragePath
 
@@ -41,7 +41,8 @@ def write_parquet(df: pl.DataFrame, path: StoragePath, source: dict | None = Non
 
 def source_of(path: StoragePath) -> dict | None:
     """What `path` was written from, if it exists and recorded it."""
-    side = _source_path(path)
-    if not path.exists() or not side.exists():
+    try:
+        recorded = storage.read_bytes(_source_path(path))
+    except FileNotFoundError:
         return None
-    return json.loads(side.read_text())
+    return json.loads(recorded) if path.exists() else None

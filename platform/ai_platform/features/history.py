@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ai_platform import alerts, lake
+from ai_platform import alerts, lake, storage
 from ai_platform.features.manifest import LakeExport
 from ai_platform.partitions import START_DATE, days, parse_day, run_window
 
@@ -20,7 +20,9 @@ CHECK = "history_complete"
 def missing_history(export: LakeExport, day: date) -> list[date]:
     """The days of `day`'s look-back (from the first partition on) without flights in the lake."""
     first = max(START_DATE, day - timedelta(days=export.lookback_days))
-    return [d for d in days(first, day) if not lake.raw_day_path("flights", d).exists()]
+    look_back = days(first, day)
+    found = storage.existing([lake.raw_day_path("flights", d) for d in look_back])
+    return [d for d, exists in zip(look_back, found, strict=True) if not exists]
 
 
 def build_history_checks(exports: list[LakeExport]) -> list[dg.AssetChecksDefinition]:

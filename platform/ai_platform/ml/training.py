@@ -48,7 +48,7 @@ def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[s
 # days read for one week serve the next. Keyed by the file's version, so a rewritten day is read again.
 @functools.lru_cache(maxsize=64)
 def _read_day(file: FileVersion, cols: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
-    data = storage.as_path(file[0]).read_bytes()
+    data = storage.read_bytes(storage.as_path(file[0]))
     return pl.read_parquet(data, columns=list(cols)), sha256(data)
 
 

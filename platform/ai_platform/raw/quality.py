@@ -116,7 +116,12 @@ ROW_COUNT_RANGE = (0.5, 1.5)
 def row_count_vs_trailing_weeks(table: str) -> Check:
     def evaluate(df: pl.DataFrame, day: date | None) -> Finding:
         earlier = [lake.raw_day_path(table, day - timedelta(weeks=k)) for k in range(1, ROW_COUNT_WEEKS + 1)]
-        counts = [storage.scan_parquet(p).select(pl.len()).collect().item() for p in earlier if p.exists()]
+        counts = []
+        for path in earlier:
+            try:
+                counts.append(storage.scan_parquet(path).select(pl.len()).collect().item())
+            except FileNotFoundError:
+                continue
         if len(counts) < 2:
             return None  # too little history to judge
         usual = statistics.median(counts)

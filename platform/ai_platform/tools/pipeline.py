@@ -99,7 +99,7 @@ def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | N
 # A day's file is in the windows of 8 weeks and in its own serving check: hash it once a planning pass, not 10 times.
 @functools.lru_cache(maxsize=4096)
 def _checksum(file: FileVersion) -> str:
-    return sha256(storage.as_path(file[0]).read_bytes())
+    return sha256(storage.read_bytes(storage.as_path(file[0])))
 
 
 def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:
