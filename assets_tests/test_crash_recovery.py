@@ -27,7 +27,7 @@ import pytest
 
 import crash_runs
 from ai_platform import settings
-from ai_platform.features.assets import PARTIAL_PARSE
+from ai_platform.features.assets import DBT_RUNS, PARTIAL_PARSE
 from ai_platform.landing import LocalZone
 from ai_platform.partitions import range_tags
 from ai_platform.tools.replay import replay
@@ -135,7 +135,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
     assert not _group_processes(proc.pid), "a process of the killed group survived"
 
 
-def _mark_failed(instance: dg.DagsterInstance, run_id: str) -> None:
+def _mark_failed(instance: dg.DagsterInstance, run_id: str, data: Path) -> None:
     """Fail the killed run and free its pool slots, which nothing in Dagster does for it here.
 
     Under `dagster dev` the code server that launched a run fails it when its worker dies, and run monitoring
@@ -147,9 +147,10 @@ def _mark_failed(instance: dg.DagsterInstance, run_id: str) -> None:
     assert run.status == dg.DagsterRunStatus.STARTED  # nobody could record the end of the killed run
     instance.report_run_failed(run, "the run worker was killed (kill -9 of its process group)")
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-    # dagster-dbt keeps a failed invocation's target folder (in the dbt project): this test made it, it removes it.
-    for folder in (settings.dbt_project_dir() / "target").glob(f"{DBT_STEP}-{run_id[:7]}-*"):
-        shutil.rmtree(folder, ignore_errors=True)
+    # A killed dbt step leaves its invocation folder beside the warehouse, as a failed build does: this test made
+    # it, it removes it.
+    for folder in (data / "warehouse" / DBT_RUNS).glob(f"{run_id}-*"):
+        shutil.rmtree(folder)
 
 
 def _written(data: Path, *parts: str) -> list[str]:
@@ -195,7 +196,7 @@ def _crash_in_dbt(s: Setup, instance: dg.DagsterInstance) -> str:
         "feature_files": len(_written(s.data, "lake", "features")),
         "warehouse": _written(s.data, "warehouse"),
     }
-    _mark_failed(instance, run.run_id)
+    _mark_failed(instance, run.run_id, s.data)
     return run.run_id
 
 
@@ -225,7 +226,7 @@ def _crash_in_training(s: Setup, instance: dg.DagsterInstance) -> str:
         "report_files": _written(s.data, "reports"),
         "registry_files": _written(s.data, "registry"),
     }
-    _mark_failed(instance, run.run_id)
+    _mark_failed(instance, run.run_id, s.data)
     return run.run_id
 
 

@@ -34,6 +34,7 @@ DUCKDB_POOL = "duckdb"
 DUCKDB_LOCKED = "Could not set lock on file"
 LAKE_EXPORT_SECONDS = "lake_export_s"
 PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse state, which dagster-dbt copies into each invocation's folder
+DBT_RUNS = "dbt_runs"  # the invocations' target folders, beside the warehouse
 
 
 class Translator(DagsterDbtTranslator):
@@ -65,12 +66,14 @@ def partition_window(start: date, end: date) -> dict[str, str]:
 
 
 def invocation_folder(context: dg.AssetExecutionContext, start: date, end: date) -> Path:
-    """A dbt invocation's own target folder, holding the run's partition window (partition_window.csv).
+    """A dbt invocation's own target folder, holding the run's partition window (partition_window.csv). It lives
+    beside the data directory's warehouse, like the parse state, not in the dbt project that every data directory
+    shares: a failed or killed build keeps its folder there for reading.
 
     The window goes to dbt as a file its macro reads at run time, not as --vars: dbt parses the whole
     project again whenever --vars change (~3 s a run), and a file leaves its partial parsing intact.
     """
-    folder = dbt_project.project_dir / dbt_project.target_path / f"{context.run_id}-{uuid.uuid4().hex[:8]}"
+    folder = settings.warehouse_path().parent / DBT_RUNS / f"{context.run_id}-{uuid.uuid4().hex[:8]}"
     window = partition_window(start, end)
     write_atomic(
         folder / "partition_window.csv", f"min_date,max_date\n{window['min_date']},{window['max_date']}\n".encode()
