@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from ai_platform.storage import StoragePath, is_local, read_bytes, size_and_etag, write_bytes
+from ai_platform.storage import StoragePath, as_path, is_local, objects_under, read_bytes, size_and_etag, write_bytes
 
 
 def sha256(data: bytes) -> str:
@@ -38,15 +38,17 @@ def file_versions(folder: StoragePath, pattern: str) -> list[FileVersion]:
     listing, not two requests a file: the scoring service asks every second (serving/state.py)."""
     if is_local(folder):
         return [file_version(p) for p in sorted(folder.glob(pattern))]
-    prefix = folder.key.rstrip("/") + "/"
     depth = len(PurePosixPath(pattern).parts)
-    out = []
-    for page in folder.client.client.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            name = PurePosixPath(obj["Key"][len(prefix) :])
-            if len(name.parts) == depth and name.match(pattern):
-                out.append((str(folder / str(name)), 0, obj["Size"], obj["ETag"]))
-    return sorted(out)
+    return sorted(
+        (str(folder / name), 0, obj["Size"], obj["ETag"])
+        for name, obj in objects_under(folder)
+        if len(PurePosixPath(name).parts) == depth and PurePosixPath(name).match(pattern)
+    )
+
+
+def read_version(file: FileVersion) -> bytes:
+    """The bytes of the file a `file_version` names."""
+    return read_bytes(as_path(file[0]))
 
 
 def _remove_dead_writers_temps(path: Path) -> None:

@@ -19,6 +19,7 @@ import pydantic
 
 from ai_platform import settings
 from ai_platform.partitions import END_DATE, START_DATE, parse_day
+from ai_platform.storage import list_objects
 
 DAILY_TABLES = ("flights", "weather")
 REFERENCE_TABLES = ("planes", "airports", "airlines")
@@ -166,11 +167,10 @@ class S3Zone:
         return f"s3://{self.bucket}/{self.key(name)}"
 
     def list(self) -> list[Entry]:
-        out = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for obj in page.get("Contents", []):
-                out.append(Entry(obj["Key"][len(self.prefix) :], obj["LastModified"].timestamp(), obj["ETag"]))
-        return out
+        return [
+            Entry(obj["Key"][len(self.prefix) :], obj["LastModified"].timestamp(), obj["ETag"])
+            for obj in list_objects(self.client, self.bucket, self.prefix)
+        ]
 
     def read(self, name: LandingName) -> bytes:
         try:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
     import duckdb
@@ -81,20 +82,27 @@ def size_and_etag(path: S3Path) -> tuple[int, str]:
     return head["ContentLength"], head["ETag"]
 
 
+def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict]:
+    """The objects (boto3's dicts: Key, Size, ETag, LastModified) whose key starts with `prefix`."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
+def objects_under(folder: S3Path) -> Iterator[tuple[str, dict]]:
+    """Every object under `folder`, with its key relative to it, from one listing."""
+    prefix = folder.key.rstrip("/") + "/"
+    for obj in list_objects(folder.client.client, folder.bucket, prefix):
+        yield obj["Key"][len(prefix) :], obj
+
+
 def existing(paths: list[StoragePath]) -> list[bool]:
-    """Whether each of `paths` is a file; on S3 from one listing of their longest common key prefix."""
-    remote = [p for p in paths if not is_local(p)]
-    if not remote:
+    """Whether each of `paths` (all local, or all in one bucket) is a file; on S3 from one listing of their longest
+    common key prefix."""
+    if not paths or is_local(paths[0]):
         return [p.exists() for p in paths]
-    if len({p.bucket for p in remote}) > 1 or len(remote) < len(paths):
-        raise ValueError("existing(): paths of one S3 bucket, or local paths")
-    keys = {p.key for p in remote}
-    prefix = os.path.commonprefix(sorted(keys))
-    s3 = remote[0].client.client
-    found = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=remote[0].bucket, Prefix=prefix):
-        found |= {obj["Key"] for obj in page.get("Contents", [])} & keys
-    return [p.key in found for p in remote]
+    keys = [p.key for p in paths]
+    listed = {o["Key"] for o in list_objects(paths[0].client.client, paths[0].bucket, os.path.commonprefix(keys))}
+    return [key in listed for key in keys]
 
 
 def read_parquet(path: StoragePath, columns: list[str] | None = None) -> pl.DataFrame:

@@ -15,8 +15,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from ai_platform import lake, settings, storage
-from ai_platform.files import FileVersion, file_version, sha256, write_atomic
+from ai_platform import lake, settings
+from ai_platform.files import FileVersion, file_version, read_version, sha256, write_atomic
 from ai_platform.ml import cores
 from ai_platform.ml.spec import ModelSpec
 from ai_platform.storage import StoragePath
@@ -48,7 +48,7 @@ def load_days(spec: ModelSpec, window: list[date]) -> tuple[pl.DataFrame, dict[s
 # days read for one week serve the next. Keyed by the file's version, so a rewritten day is read again.
 @functools.lru_cache(maxsize=64)
 def _read_day(file: FileVersion, cols: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
-    data = storage.read_bytes(storage.as_path(file[0]))
+    data = read_version(file)
     return pl.read_parquet(data, columns=list(cols)), sha256(data)
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 import polars as pl
 
 from ai_platform import lake, storage
-from ai_platform.files import FileVersion, file_version
+from ai_platform.files import FileVersion, file_version, read_version
 from ai_platform.raw.schemas import AIRLINES, AIRPORTS, FLIGHTS, PLANES, WEATHER, TableSchema
 
 # What a failed check says about one file; None when it passed.
@@ -164,7 +164,7 @@ WEATHER_REFERENCES = [Reference("origin", AIRPORTS, "faa", 0.0)]
 @lru_cache(maxsize=16)
 def _known_keys(file: FileVersion, key: str) -> pl.Series:
     """A reference table's keys, read once per version of its file, not per day."""
-    return storage.read_parquet(storage.as_path(file[0]), columns=[key])[key]
+    return pl.read_parquet(read_version(file), columns=[key])[key]
 
 
 def references_known(references: list[Reference]) -> Check:

@@ -21,10 +21,10 @@ from unittest import mock
 
 import dagster as dg
 
-from ai_platform import lake, landing, quarantine, settings, storage
+from ai_platform import lake, landing, quarantine, settings
 from ai_platform.automation.landing_sensor import contiguous, quarantined_day
 from ai_platform.features.manifest import LakeExport, lake_exports, manifest
-from ai_platform.files import FileVersion, file_version, sha256
+from ai_platform.files import FileVersion, file_version, read_version, sha256
 from ai_platform.jobs import serving_keys
 from ai_platform.landing import LandingZone
 from ai_platform.ml import cores, keys, registry, training
@@ -99,7 +99,7 @@ def _feature_versions(spec: ModelSpec, window: list[date]) -> dict[str, str] | N
 # A day's file is in the windows of 8 weeks and in its own serving check: hash it once a planning pass, not 10 times.
 @functools.lru_cache(maxsize=4096)
 def _checksum(file: FileVersion) -> str:
-    return sha256(storage.read_bytes(storage.as_path(file[0])))
+    return sha256(read_version(file))
 
 
 def weeks_to_train(instance: dg.DagsterInstance, spec: ModelSpec, end: date) -> list[str]:
